@@ -1,0 +1,189 @@
+"""The ``jengu`` command: import, query, export, check health, run the demo, start the UI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import polars as pl
+
+from jengu_pipeline.instance import (
+    DAGSTER_PG_URL_VARIABLE,
+    PROJECT_ROOT,
+    dagster_instance,
+    prepare_dagster_home,
+)
+from jengu_pipeline.settings import Settings, get_settings
+from jengu_pipeline.store import open_store
+from jengu_pipeline.store.migrations import latest_version
+
+PROVIDER_VARIABLES = {
+    "brave": "JENGU_BRAVE_API_KEY",
+    "google_cse": "JENGU_GOOGLE_CSE_API_KEY",
+    "searxng": "JENGU_SEARXNG_BASE_URL",
+    "millionverifier": "JENGU_MILLIONVERIFIER_API_KEY",
+    "llm": "JENGU_LLM_API_KEY",
+    "anthropic": "JENGU_ANTHROPIC_API_KEY",
+    "hunter": "JENGU_HUNTER_API_KEY",
+    "alerts": "JENGU_ALERT_WEBHOOK_URL",
+    "smtp": "JENGU_SMTP_HOST",
+}
+"""Which environment variable configures each provider. Health reports names only, never values."""
+
+SAMPLE_FILE = PROJECT_ROOT / "data" / "sample" / "sales_navigator_sample.csv"
+
+
+def emit_json(payload: dict[str, Any]) -> None:
+    """One JSON object on the last line: the stable, machine-readable contract of ``--json``."""
+    click.echo(json.dumps(payload, default=str, ensure_ascii=False))
+
+
+@click.group()
+def main() -> None:
+    """Jengu: a Dagster pipeline for hotel cold outreach. State lives in $JENGU_HOME (default ./.jengu)."""
+
+
+@main.command()
+@click.argument("query")
+@click.option("--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+def sql(query: str, output_format: str) -> None:
+    """Run a read-only SQL QUERY against the CRM store (DuckDB or PostgreSQL)."""
+    try:
+        frame = open_store(get_settings().store_url).query(query)
+    except Exception as error:
+        raise click.ClickException(f"query failed: {error}") from error
+    if output_format == "csv":
+        click.echo(frame.write_csv(), nl=False)
+    elif output_format == "json":
+        click.echo(json.dumps(frame.to_dicts(), default=str, ensure_ascii=False))
+    elif frame.shape == (1, 1):
+        click.echo(frame.item())
+    else:
+        with pl.Config(tbl_rows=200, tbl_cols=30, fmt_str_lengths=60, tbl_hide_dataframe_shape=True):
+            click.echo(frame)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def health(as_json: bool) -> None:
+    """Check the store, the Dagster instance and which providers are configured (names only)."""
+    settings = get_settings()
+    checks: dict[str, Any] = {"store": _store_health(settings), "dagster_instance": _instance_health(settings)}
+    checks["providers"] = {name: bool(os.environ.get(var)) for name, var in PROVIDER_VARIABLES.items()}
+    healthy = checks["store"]["ok"] and checks["dagster_instance"]["ok"]
+    if as_json:
+        emit_json({"ok": healthy, **checks})
+    else:
+        for name in ("store", "dagster_instance"):
+            check = checks[name]
+            click.echo(f"{'ok  ' if check['ok'] else 'FAIL'} {name}: {check['detail']}")
+        configured = [name for name, on in checks["providers"].items() if on]
+        click.echo(f"     providers configured: {', '.join(configured) or 'none (sandbox or offline fallbacks)'}")
+    sys.exit(0 if healthy else 1)
+
+
+def _store_health(settings: Settings) -> dict[str, Any]:
+    try:
+        store = open_store(settings.store_url)
+        version = store.schema_version()
+    except Exception as error:
+        return {"ok": False, "detail": f"unreachable: {type(error).__name__}: {_first_line(error)}"}
+    ok = version >= latest_version()
+    return {"ok": ok, "backend": store.backend, "schema_version": version,
+            "detail": f"{store.display_url} schema v{version}" + ("" if ok else f" (expected v{latest_version()})")}
+
+
+def _instance_health(settings: Settings) -> dict[str, Any]:
+    try:
+        instance = dagster_instance(settings)
+        instance.get_runs(limit=1)
+    except Exception as error:
+        return {"ok": False, "detail": f"unreadable: {type(error).__name__}: {_first_line(error)}"}
+    storage = "postgres" if os.environ.get(DAGSTER_PG_URL_VARIABLE) else "sqlite"
+    return {"ok": True, "storage": storage, "detail": f"{storage} at DAGSTER_HOME={os.environ['DAGSTER_HOME']}"}
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [""])[0][:200]
+
+
+@main.command(name="import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Last line: one JSON object with the batch's counts.")
+def import_command(file: Path, as_json: bool) -> None:
+    """Import a prospect FILE (Sales Navigator export or CSV) as a batch and materialise it now."""
+    summary = _import(file, as_json)
+    if as_json:
+        emit_json(summary)
+
+
+def _import(file: Path, quiet: bool) -> dict[str, Any]:
+    from jengu_pipeline.imports import ImportFailedError, import_file
+
+    settings = get_settings()
+    instance = dagster_instance(settings)
+    show_bar = not quiet and sys.stderr.isatty()
+    with click.progressbar(length=1, label=f"importing {file.name}", file=sys.stderr) as bar:
+
+        def progress(done: int, total: int) -> None:
+            if show_bar:
+                bar.length = total
+                bar.update(done - bar.pos)
+
+        try:
+            result = import_file(file, settings, instance, progress)
+        except ImportFailedError as error:
+            raise click.ClickException(str(error)) from error
+    summary = result.summary
+    if not quiet:
+        click.echo(f"batch {summary.batch_id}: {summary.rows} rows, {summary.accepted} accepted "
+                   f"({summary.new_prospects} new, {summary.duplicates} duplicates), {summary.rejected} rejected")
+    return {"batch_id": summary.batch_id, "rows": summary.rows, "accepted": summary.accepted,
+            "rejected": summary.rejected, "duplicates": summary.duplicates, "new_prospects": summary.new_prospects}
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Last line: one JSON object summarising the run.")
+def demo(as_json: bool) -> None:
+    """Run the pipeline end to end on the embedded default (DuckDB, sandbox data, no keys needed)."""
+    settings = get_settings()
+    batch = _import(SAMPLE_FILE, quiet=as_json)
+    store = open_store(settings.store_url)
+    totals = {t: store.count(t) for t in ("prospects", "rejected_rows", "activities")}
+    summary = {"home": str(settings.home), "store": store.display_url, "batch": batch, "totals": totals}
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(f"store {store.display_url}: " + ", ".join(f"{n} {t}" for t, n in totals.items()))
+        click.echo("next: `jengu dev` opens the Dagster UI on http://127.0.0.1:3000")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Bind address; loopback unless told.")
+@click.option("--port", default=3000, show_default=True)
+def dev(host: str, port: int) -> None:
+    """Start the Dagster UI and daemon (``dagster dev``) on this project, bound to loopback by default."""
+    prepare_dagster_home(get_settings())
+    command = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
+               "-h", host, "-p", str(port)]
+    raise SystemExit(subprocess.call(command, cwd=PROJECT_ROOT))
+
+
+def _register_optional_commands() -> None:
+    try:
+        from jengu_pipeline.sandbox.cli import sandbox_command
+    except ImportError:
+        return
+    main.add_command(sandbox_command, name="sandbox")
+
+
+_register_optional_commands()
+
+if __name__ == "__main__":
+    main()

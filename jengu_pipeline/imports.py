@@ -1,0 +1,82 @@
+"""Importing a prospect file from the command line: the same batch and run the drop-folder sensor makes."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from jengu_pipeline.batch_files import stage_file
+from jengu_pipeline.partitions import prospect_batches
+from jengu_pipeline.settings import Settings
+from jengu_pipeline.store import open_store
+from jengu_pipeline.store.ingest import BatchSummary, batch_summary
+
+ProgressCallback = Callable[[int, int], None]
+"""Called with (steps done, steps in all) while the run goes."""
+
+
+class ImportFailedError(Exception):
+    """The batch's run failed; the message carries Dagster's error (file, line and field where known)."""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    batch_id: str
+    run_id: str
+    summary: BatchSummary
+
+
+def import_file(path: Path, settings: Settings, instance: dg.DagsterInstance,
+                progress: ProgressCallback | None = None) -> ImportResult:
+    """Stage ``path`` as a batch, register its partition and materialise the ingest assets for it now."""
+    from jengu_pipeline.definitions import defs
+
+    if not path.is_file():
+        raise ImportFailedError(f"{path}: no such file")
+    staged = stage_file(path, settings.home, list(instance.get_dynamic_partitions(prospect_batches.name)))
+    if not instance.has_dynamic_partition(prospect_batches.name, staged.key):
+        instance.add_dynamic_partitions(prospect_batches.name, [staged.key])
+    job = defs.resolve_job_def("ingest_job")
+    run_id = str(uuid.uuid4())
+    outcome: dict[str, dg.ExecuteInProcessResult | BaseException] = {}
+
+    def execute() -> None:
+        try:
+            outcome["result"] = job.execute_in_process(instance=instance, partition_key=staged.key, run_id=run_id,
+                                                       raise_on_error=False, tags={"jengu/lane": "ingest"})
+        except BaseException as error:  # surfaced in the calling thread below
+            outcome["error"] = error
+
+    worker = threading.Thread(target=execute, name=f"import-{staged.key}")
+    worker.start()
+    total = len(job.graph.node_defs)
+    while worker.is_alive():
+        worker.join(timeout=0.2)
+        if progress is not None:
+            progress(_steps_done(instance, run_id), total)
+    if "error" in outcome:
+        raise ImportFailedError(f"{path}: {outcome['error']}") from outcome["error"]
+    result = outcome["result"]
+    assert isinstance(result, dg.ExecuteInProcessResult)
+    if not result.success:
+        raise ImportFailedError(f"{path}: {_failure_message(result)}")
+    if progress is not None:
+        progress(total, total)
+    return ImportResult(staged.key, run_id, batch_summary(open_store(settings.store_url), staged.key))
+
+
+def _steps_done(instance: dg.DagsterInstance, run_id: str) -> int:
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_SUCCESS).records
+    return len(records)
+
+
+def _failure_message(result: dg.ExecuteInProcessResult) -> str:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data.error is not None:
+            return event.step_failure_data.error.message.strip()
+    return "the import run failed (see the run in the Dagster UI)"

@@ -1,0 +1,41 @@
+"""Which Dagster instance the ``jengu`` commands use, and how its DAGSTER_HOME is prepared.
+
+DAGSTER_HOME is taken from the environment when set; otherwise it is ``$JENGU_HOME/dagster``, so the UI
+started by ``jengu dev`` and the runs launched by ``jengu import`` / ``jengu demo`` share one history.
+The instance settings come from the repository's ``dagster.yaml`` (SQLite), or ``dagster.postgres.yaml``
+when ``JENGU_DAGSTER_PG_URL`` is set; the chosen file is copied into DAGSTER_HOME when it differs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from jengu_pipeline.settings import Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DAGSTER_PG_URL_VARIABLE = "JENGU_DAGSTER_PG_URL"
+
+
+def instance_template() -> Path:
+    name = "dagster.postgres.yaml" if os.environ.get(DAGSTER_PG_URL_VARIABLE) else "dagster.yaml"
+    return PROJECT_ROOT / name
+
+
+def prepare_dagster_home(settings: Settings) -> Path:
+    """Set DAGSTER_HOME (if unset) and make sure it holds the instance settings this project expects."""
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.home / "dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    wanted = instance_template().read_text(encoding="utf-8")
+    config = home / "dagster.yaml"
+    if not config.exists() or config.read_text(encoding="utf-8") != wanted:
+        config.write_text(wanted, encoding="utf-8")
+    return home
+
+
+def dagster_instance(settings: Settings) -> dg.DagsterInstance:
+    prepare_dagster_home(settings)
+    return dg.DagsterInstance.get()

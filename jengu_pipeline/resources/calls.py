@@ -1,0 +1,728 @@
+"""The one call mechanism every provider client goes through.
+
+Paid and rate-limited providers fail in the same few ways (throttling, outages, exhausted
+quotas), so rate limiting, the cross-process daily quota, retries, the circuit breaker, the
+result cache and the call ledger live here once instead of in each client. The pure pieces
+(backoff, Retry-After, breaker, token bucket, cache keys, redaction) are plain functions and
+classes so that they can be tested without I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import random
+import re
+import threading
+import time
+import unicodedata
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
+
+import dagster as dg
+import httpx
+from pydantic import Field
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# --------------------------------------------------------------------------------------------
+# Redaction
+
+
+_SECRETS: set[str] = set()
+_SECRETS_LOCK = threading.Lock()
+_KEY_PARAMS = r"(?:api|api_key|apikey|key|token|access_token|secret|password)"
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Query parameters that carry keys (MillionVerifier `api=`, Google `key=`, Hunter `api_key=`).
+    (re.compile(rf"(?i)([?&;]{_KEY_PARAMS}=)[^&#\s\"']+"), r"\1***"),
+    # Credential headers, as printed by a repr or a log line.
+    (
+        re.compile(
+            r"(?i)\b(authorization|x-api-key|x-subscription-token)([\"']?\s*[:=]\s*[\"']?)"
+            r"((?:bearer|basic)\s+)?[^\s\"',}]+"
+        ),
+        r"\1\2\3***",
+    ),
+    # Key shapes of the LLM vendors, wherever they appear.
+    (re.compile(r"\b(?:sk-ant|sk|xai)-[A-Za-z0-9_\-]{8,}"), "***"),
+    # Incoming webhook URLs are bearer credentials in their path.
+    (re.compile(r"(?i)(hooks\.slack\.com/services/|/api/webhooks/|/hooks/)[^\s\"'<>]+"), r"\1***"),
+    # Email addresses, raw or percent-encoded: keep the first character and the domain.
+    (re.compile(r"([\w+\-])[\w.+\-]*(@|%40)([\w\-]+(?:\.[\w\-]+)+)"), r"\1***\2\3"),
+)
+
+
+def register_secret(value: str) -> None:
+    """Remembers a configured secret so that `redact` masks it even where no pattern would."""
+    if len(value) >= 6:
+        with _SECRETS_LOCK:
+            _SECRETS.update({value, quote(value, safe="")})
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Masks API keys (URLs, headers, registered values) and shortens emails to ``z***@domain``."""
+    with _SECRETS_LOCK:
+        known = sorted({*_SECRETS, *(s for s in secrets if len(s) >= 6)}, key=len, reverse=True)
+    for secret in known:
+        text = text.replace(secret, "***")
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites records through `redact`: httpx logs every request URL, keys and addresses included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def redacting_logger(name: str) -> logging.Logger:
+    """A logger whose own records are redacted (filters do not reach records of child loggers)."""
+    logger = logging.getLogger(name)
+    if _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)
+    return logger
+
+
+for _name in ("httpx", "httpcore"):
+    redacting_logger(_name)
+log = redacting_logger(__name__)
+
+# --------------------------------------------------------------------------------------------
+# Outcomes and errors
+
+
+class Outcome(StrEnum):
+    """Labels of the `provider_calls` ledger; one row per attempt, cache hit or refusal."""
+
+    OK = "ok"
+    CACHE_HIT = "cache_hit"
+    QUOTA_EXHAUSTED = "quota_exhausted"
+    BREAKER_OPEN = "breaker_open"
+    ERROR_429 = "error_429"
+    ERROR_5XX = "error_5xx"
+    TIMEOUT = "timeout"
+    TRANSPORT_ERROR = "transport_error"
+    BAD_RESPONSE = "bad_response"
+    UNAVAILABLE = "unavailable"
+    CONFIG_ERROR = "config_error"
+    CLIENT_ERROR = "client_error"
+
+
+# Outcomes that say the provider itself is unwell: they feed the circuit breaker.
+PROVIDER_FAULTS = frozenset(
+    {
+        Outcome.ERROR_429,
+        Outcome.ERROR_5XX,
+        Outcome.TIMEOUT,
+        Outcome.TRANSPORT_ERROR,
+        Outcome.BAD_RESPONSE,
+        Outcome.UNAVAILABLE,
+    }
+)
+
+
+class ProviderError(Exception):
+    """A provider call that produced no usable answer; the message is always redacted."""
+
+    def __init__(
+        self,
+        provider: str,
+        operation: str,
+        outcome: Outcome,
+        detail: str = "",
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        self.provider = provider
+        self.operation = operation
+        self.outcome = outcome
+        self.detail = redact(detail)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        suffix = f": {self.detail}" if self.detail else ""
+        super().__init__(f"{provider} {operation} {outcome.value}{suffix}")
+
+
+class QuotaExhausted(ProviderError):
+    """No quota left today (ours or the provider's): stop the batch and keep the rest pending."""
+
+    def __init__(self, provider: str, operation: str, detail: str = "") -> None:
+        super().__init__(provider, operation, Outcome.QUOTA_EXHAUSTED, detail)
+
+
+class BreakerOpen(ProviderError):
+    """The provider failed repeatedly and is being left alone for its cool-down."""
+
+    def __init__(self, provider: str, operation: str) -> None:
+        super().__init__(provider, operation, Outcome.BREAKER_OPEN, "circuit open after repeated failures")
+
+
+class ProviderConfigError(ProviderError):
+    """A wrong key, a disabled API or server setting: an operator must act, retrying cannot help."""
+
+    def __init__(self, provider: str, operation: str, detail: str = "") -> None:
+        super().__init__(provider, operation, Outcome.CONFIG_ERROR, detail)
+
+
+def combined_error(provider: str, operation: str, errors: Sequence[ProviderError]) -> ProviderError:
+    """One error for a chain of providers that all failed: quota exhausted only if every one was."""
+    if not errors:
+        return ProviderConfigError(provider, operation, "no provider configured")
+    detail = "; ".join(str(error) for error in errors)
+    if all(isinstance(error, QuotaExhausted) for error in errors):
+        return QuotaExhausted(provider, operation, detail)
+    return ProviderError(provider, operation, Outcome.UNAVAILABLE, detail)
+
+
+# --------------------------------------------------------------------------------------------
+# Pure pieces: backoff, Retry-After, breaker, token bucket, cache keys
+
+
+class ProviderLimits(dg.Config):
+    """Every limit of one provider, tunable as resource config; the defaults suit a paid JSON API."""
+
+    daily_quota: int | None = Field(
+        default=None, description="Units a UTC day, shared by every process through the store."
+    )
+    concurrency: int = Field(default=4, ge=1, description="Calls in flight at once in one process.")
+    rate_per_second: float | None = Field(default=None, gt=0, description="Token-bucket rate; None = none.")
+    burst: int = Field(default=1, ge=1, description="Token-bucket capacity.")
+    timeout_seconds: float = Field(default=20.0, gt=0)
+    max_attempts: int = Field(default=4, ge=1, description="Attempts per call, the first included.")
+    backoff_base_seconds: float = Field(default=0.5, ge=0)
+    backoff_cap_seconds: float = Field(default=30.0, ge=0)
+    max_total_wait_seconds: float = Field(default=120.0, ge=0, description="Sleep budget of one call.")
+    breaker_threshold: int = Field(default=5, ge=1, description="Consecutive failures that open the circuit.")
+    breaker_cooldown_seconds: float = Field(default=60.0, ge=0)
+    cache_ttl_seconds: int = Field(default=30 * 86400, description="Result cache lifetime; 0 disables it.")
+
+
+def backoff_delay(retry: int, *, base: float, cap: float, draw: float) -> float:
+    """Full jitter: a uniform draw under the capped exponential, so that throttled clients spread out."""
+    return draw * min(cap, base * 2.0 ** min(retry, 64))
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta seconds or HTTP date); None if absent or bad."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def retry_delay(
+    error: ProviderError, *, attempts_made: int, waited: float, limits: ProviderLimits, draw: float
+) -> float | None:
+    """How long to wait before the next attempt, or None to give up (not retryable, or out of budget)."""
+    if not error.retryable or attempts_made >= limits.max_attempts:
+        return None
+    if error.retry_after is not None:
+        delay = error.retry_after
+    else:
+        delay = backoff_delay(
+            attempts_made - 1, base=limits.backoff_base_seconds, cap=limits.backoff_cap_seconds, draw=draw
+        )
+    if waited + delay > limits.max_total_wait_seconds:
+        return None
+    return delay
+
+
+class BreakerState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class CircuitBreaker:
+    """Closed -> open after N consecutive failures -> half-open after a cool-down (one probe) -> closed."""
+
+    def __init__(
+        self, failure_threshold: int, cooldown_seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._threshold = failure_threshold
+        self._cooldown = cooldown_seconds
+        self._clock = clock
+        self._failures = 0
+        self._opened_at: float | None = None
+        self._probing = False
+        self._lock = threading.Lock()
+
+    @property
+    def state(self) -> BreakerState:
+        with self._lock:
+            return self._state()
+
+    def _state(self) -> BreakerState:
+        if self._opened_at is None:
+            return BreakerState.CLOSED
+        if self._clock() - self._opened_at >= self._cooldown:
+            return BreakerState.HALF_OPEN
+        return BreakerState.OPEN
+
+    def allow(self) -> bool:
+        """Whether a call may go out now; in half-open state only one probe at a time."""
+        with self._lock:
+            state = self._state()
+            if state is BreakerState.CLOSED:
+                return True
+            if state is BreakerState.HALF_OPEN and not self._probing:
+                self._probing = True
+                return True
+            return False
+
+    def release(self) -> None:
+        """Gives back a granted probe that never reached the provider."""
+        with self._lock:
+            self._probing = False
+
+    def record(self, *, success: bool) -> None:
+        with self._lock:
+            self._probing = False
+            if success:
+                self._failures, self._opened_at = 0, None
+                return
+            self._failures += 1
+            if self._opened_at is not None or self._failures >= self._threshold:
+                self._opened_at = self._clock()
+
+
+class TokenBucket:
+    """A token bucket that books future tokens: `reserve` says how long to wait, so callers can sleep."""
+
+    def __init__(self, rate_per_second: float, capacity: int, now: float) -> None:
+        self._rate = rate_per_second
+        self._capacity = float(capacity)
+        self._tokens = float(capacity)
+        self._last = now
+        self._lock = threading.Lock()
+
+    def reserve(self, now: float) -> float:
+        """Takes one token and returns the seconds until it is actually available."""
+        with self._lock:
+            self._tokens = min(self._capacity, self._tokens + max(0.0, now - self._last) * self._rate)
+            self._last = max(self._last, now)
+            self._tokens -= 1.0
+            return 0.0 if self._tokens >= 0 else -self._tokens / self._rate
+
+
+_SHARED: dict[tuple[Any, ...], Any] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared(key: tuple[Any, ...], build: Callable[[], T]) -> T:
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = build()
+        value: T = _SHARED[key]
+        return value
+
+
+def shared_breaker(provider: str, limits: ProviderLimits) -> CircuitBreaker:
+    """The process-wide breaker of a provider, so that every resource and run in a process agrees."""
+    threshold, cooldown = limits.breaker_threshold, limits.breaker_cooldown_seconds
+    return _shared(("breaker", provider, threshold, cooldown), lambda: CircuitBreaker(threshold, cooldown))
+
+
+def shared_bucket(provider: str, limits: ProviderLimits) -> TokenBucket | None:
+    """The process-wide rate limiter of a provider; None when it has no rate limit."""
+    rate, burst = limits.rate_per_second, limits.burst
+    if rate is None:
+        return None
+    return _shared(("bucket", provider, rate, burst), lambda: TokenBucket(rate, burst, time.monotonic()))
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, str):
+        return " ".join(unicodedata.normalize("NFC", value).split())
+    if isinstance(value, Mapping):
+        return {str(k): _normalise(v) for k, v in sorted(value.items())}
+    if isinstance(value, list | tuple):
+        return [_normalise(v) for v in value]
+    return value
+
+
+_SECRET_PARAM = re.compile(rf"(?i)^{_KEY_PARAMS}$|authorization")
+
+
+def cache_key(operation: str, params: Mapping[str, Any]) -> str:
+    """A stable key for a request's meaning: operation + normalised params, never a credential."""
+    if any(_SECRET_PARAM.search(name) for name in params):
+        raise ValueError("cache parameters must not contain credentials")
+    canonical = json.dumps(
+        {"operation": operation, "params": _normalise(params)},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return f"{operation}:{hashlib.sha256(canonical.encode()).hexdigest()}"
+
+
+# --------------------------------------------------------------------------------------------
+# The caller
+
+
+class CallStore(Protocol):
+    """The part of the CRM store the call mechanism needs (quota, cache, ledger)."""
+
+    def reserve_quota(self, provider: str, units: int, daily_limit: int) -> bool: ...
+
+    def cache_get(self, namespace: str, key: str) -> Any | None: ...
+
+    def cache_put(self, namespace: str, key: str, value: Any, ttl_seconds: int) -> None: ...
+
+    def record_provider_call(
+        self,
+        provider: str,
+        operation: str,
+        outcome: str,
+        latency_ms: float,
+        cost_units: int,
+        *,
+        batch_id: str | None = None,
+    ) -> None: ...
+
+
+def _always(_: Any) -> bool:
+    return True
+
+
+class ProviderCaller:
+    """Runs one provider's calls: cache, single flight, concurrency, rate, breaker, quota, retries, ledger.
+
+    Results must be JSON values (they go to the store's cache). The breaker and the token bucket
+    are shared by every caller of the same provider in the process; the quota is shared by all
+    processes through the store, reserved before each attempt so that it can never be exceeded.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        store: CallStore,
+        limits: ProviderLimits | None = None,
+        *,
+        cost_units: int = 1,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        draw: Callable[[], float] = random.random,
+        breaker: CircuitBreaker | None = None,
+        bucket: TokenBucket | None = None,
+    ) -> None:
+        self.name = name
+        self.store = store
+        self.limits = limits or ProviderLimits()
+        self.cost_units = cost_units
+        self.breaker = breaker or shared_breaker(name, self.limits)
+        self._bucket = bucket or shared_bucket(name, self.limits)
+        self._sleep = sleep
+        self._clock = clock
+        self._draw = draw
+        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._key_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    async def execute(
+        self,
+        operation: str,
+        attempt: Callable[[], Awaitable[Any]],
+        *,
+        cache_params: Mapping[str, Any] | None = None,
+        batch_id: str | None = None,
+        cacheable: Callable[[Any], bool] = _always,
+    ) -> Any:
+        """Answers from the cache, else runs `attempt` under every limit, retrying transient failures."""
+        if cache_params is None or self.limits.cache_ttl_seconds <= 0:
+            return await self._with_retries(operation, attempt, batch_id)
+        key = cache_key(operation, cache_params)
+        lock = self._key_locks.get(key)
+        if lock is None:
+            lock = self._key_locks[key] = asyncio.Lock()
+        async with lock:  # the same question asked twice at once is paid once
+            hit = await asyncio.to_thread(self.store.cache_get, self.name, key)
+            if hit is not None:
+                await self._record(operation, Outcome.CACHE_HIT, 0.0, 0, batch_id)
+                return hit
+            value = await self._with_retries(operation, attempt, batch_id)
+            if cacheable(value):
+                await asyncio.to_thread(
+                    self.store.cache_put, self.name, key, value, self.limits.cache_ttl_seconds
+                )
+            return value
+
+    async def _with_retries(
+        self, operation: str, attempt: Callable[[], Awaitable[Any]], batch_id: str | None
+    ) -> Any:
+        attempts_made, waited = 0, 0.0
+        while True:
+            try:
+                return await self._attempt(operation, attempt, batch_id)
+            except ProviderError as error:
+                attempts_made += 1
+                delay = retry_delay(
+                    error, attempts_made=attempts_made, waited=waited, limits=self.limits, draw=self._draw()
+                )
+                if delay is None:
+                    raise
+                log.warning(
+                    "%s; retry %d/%d in %.2fs", error, attempts_made, self.limits.max_attempts - 1, delay
+                )
+                await self._sleep(delay)
+                waited += delay
+
+    async def _attempt(
+        self, operation: str, attempt: Callable[[], Awaitable[Any]], batch_id: str | None
+    ) -> Any:
+        async with self._semaphore():
+            if self._bucket is not None:
+                wait = self._bucket.reserve(self._clock())
+                if wait > 0:
+                    await self._sleep(wait)
+            if not self.breaker.allow():
+                await self._record(operation, Outcome.BREAKER_OPEN, 0.0, 0, batch_id)
+                raise BreakerOpen(self.name, operation)
+            units = self.cost_units
+            try:
+                granted = await self._reserve(units)
+            except BaseException:
+                self.breaker.release()
+                raise
+            if not granted:
+                self.breaker.release()
+                await self._record(operation, Outcome.QUOTA_EXHAUSTED, 0.0, 0, batch_id)
+                detail = f"daily quota of {self.limits.daily_quota} units used"
+                raise QuotaExhausted(self.name, operation, detail)
+            started = self._clock()
+            try:
+                value = await attempt()
+            except ProviderError as error:
+                self.breaker.record(success=error.outcome not in PROVIDER_FAULTS)
+                await self._record(
+                    operation, error.outcome, (self._clock() - started) * 1000, units, batch_id
+                )
+                raise
+            except BaseException:
+                self.breaker.release()
+                raise
+            self.breaker.record(success=True)
+            await self._record(operation, Outcome.OK, (self._clock() - started) * 1000, units, batch_id)
+            return value
+
+    async def _reserve(self, units: int) -> bool:
+        """Books quota in the store before the call, so that concurrent processes never overshoot."""
+        quota = self.limits.daily_quota
+        if quota is None:
+            return True
+        return await asyncio.to_thread(self.store.reserve_quota, self.name, units, quota)
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        semaphore = self._semaphores.get(loop)
+        if semaphore is None:
+            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.limits.concurrency)
+        return semaphore
+
+    async def _record(
+        self, operation: str, outcome: Outcome, latency_ms: float, cost_units: int, batch_id: str | None
+    ) -> None:
+        await asyncio.to_thread(
+            self.store.record_provider_call,
+            self.name,
+            operation,
+            outcome.value,
+            round(latency_ms, 3),
+            cost_units,
+            batch_id=batch_id,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP clients
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One HTTP request, relative to a client's base URL."""
+
+    method: str
+    path: str = ""
+    params: Mapping[str, str | int] | None = None
+    headers: Mapping[str, str] | None = None
+    json: Any = None
+    data: Mapping[str, str] | None = None
+
+
+ErrorHook = Callable[[httpx.Response], ProviderError | None]
+
+
+def body_excerpt(response: httpx.Response, limit: int = 200) -> str:
+    """The start of a response body on one line, for error details (redacted by `ProviderError`)."""
+    return " ".join(response.text[:limit].split())
+
+
+def status_error(
+    provider: str, operation: str, response: httpx.Response, now: datetime | None = None
+) -> ProviderError | None:
+    """The generic reading of an HTTP status: 429 and 5xx are transient, 401/403 are configuration."""
+    status = response.status_code
+    if status < 400:
+        return None
+    retry_after = parse_retry_after(response.headers.get("retry-after"), now or datetime.now(UTC))
+    detail = f"HTTP {status}: {body_excerpt(response)}"
+    if status == 429:
+        return ProviderError(
+            provider, operation, Outcome.ERROR_429, detail, retryable=True, retry_after=retry_after
+        )
+    if status >= 500:
+        return ProviderError(
+            provider, operation, Outcome.ERROR_5XX, detail, retryable=True, retry_after=retry_after
+        )
+    if status in (401, 403):
+        return ProviderConfigError(provider, operation, detail)
+    return ProviderError(provider, operation, Outcome.CLIENT_ERROR, detail)
+
+
+class HttpProvider:
+    """Base of the HTTP clients: one pooled ``httpx.AsyncClient`` used under the provider's caller."""
+
+    def __init__(
+        self,
+        caller: ProviderCaller,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        secrets: Iterable[str] = (),
+    ) -> None:
+        for secret in secrets:
+            register_secret(secret)
+        self.caller = caller
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.AsyncClient(
+            timeout=caller.limits.timeout_seconds, headers=dict(headers or {}), follow_redirects=True
+        )
+
+    @property
+    def provider(self) -> str:
+        return self.caller.name
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def request(
+        self,
+        operation: str,
+        request: HttpRequest,
+        parse: Callable[[httpx.Response], Any],
+        *,
+        cache_params: Mapping[str, Any] | None = None,
+        batch_id: str | None = None,
+        cacheable: Callable[[Any], bool] = _always,
+        errors: ErrorHook | None = None,
+    ) -> Any:
+        """Sends `request` through the caller; `errors` reads provider-specific failures before the status."""
+
+        async def attempt() -> Any:
+            response = await self._send(operation, request)
+            try:
+                error = errors(response) if errors else None
+                error = error or status_error(self.provider, operation, response)
+                if error is not None:
+                    raise error
+                return parse(response)
+            except (ValueError, KeyError, TypeError, IndexError) as exc:
+                detail = f"{type(exc).__name__}: {' '.join(str(exc)[:200].split())}"
+                raise ProviderError(self.provider, operation, Outcome.BAD_RESPONSE, detail) from None
+
+        return await self.caller.execute(
+            operation, attempt, cache_params=cache_params, batch_id=batch_id, cacheable=cacheable
+        )
+
+    async def _send(self, operation: str, request: HttpRequest) -> httpx.Response:
+        # Exceptions from httpx name the URL (and so any key in it): translate them, never chain them.
+        try:
+            return await self._http.request(
+                request.method,
+                self.base_url + request.path,
+                params=request.params,
+                headers=request.headers,
+                json=request.json,
+                data=request.data,
+            )
+        except httpx.TimeoutException:
+            raise ProviderError(self.provider, operation, Outcome.TIMEOUT, retryable=True) from None
+        except httpx.TransportError as exc:
+            raise ProviderError(
+                self.provider, operation, Outcome.TRANSPORT_ERROR, type(exc).__name__, retryable=True
+            ) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Batches
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An item a batch did not finish, and why (quota, outage, ...): the caller retries it later."""
+
+    item: str
+    reason: str
+
+
+async def run_batch(
+    items: Sequence[str], work: Callable[[str], Awaitable[R]], *, workers: int = 8
+) -> tuple[list[R], list[Pending]]:
+    """Runs `work` over `items`, keeping what finished; once a provider is out of quota or open-circuited,
+    nothing new starts and the rest is returned as pending with that reason.
+    """
+    done: dict[int, R] = {}
+    pending: dict[int, str] = {}
+    stop: str | None = None
+    queue = iter(enumerate(items))
+
+    async def worker() -> None:
+        nonlocal stop
+        for index, item in queue:
+            if stop is not None:
+                pending[index] = stop
+                continue
+            try:
+                done[index] = await work(item)
+            except (QuotaExhausted, BreakerOpen) as exc:
+                stop = stop or str(exc)
+                pending[index] = str(exc)
+            except ProviderError as exc:
+                pending[index] = str(exc)
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(max(1, min(workers, len(items)))):
+            group.create_task(worker())
+    return (
+        [done[i] for i in sorted(done)],
+        [Pending(items[i], pending[i]) for i in sorted(pending)],
+    )

@@ -1,0 +1,383 @@
+"""The sandbox's synthetic world: hotels, their domains, mail truth and staff, from one seed.
+
+Everything the emulated providers answer is derived from a ``World``, and the world exports
+its ground truth, so that find rates, verification accuracy and costs of a pipeline run can be
+measured against what was really there. Generation is pure and deterministic: the same seed
+gives the same world, byte for byte.
+
+Every domain lives under the reserved TLDs ``.test`` and ``.example`` (RFC 2606/6761); nothing
+in the world can ever name, mail or fetch a real host. LinkedIn URLs use ``linkedin.example``
+for the same reason.
+
+DNS is not served on the wire: ``World.mx(domain)`` is the resolver-like view of the MX truth.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+from jengu_pipeline.sandbox.names import REGIONS, TITLES, Region
+
+RESERVED_TLDS = (".test", ".example")
+LINKEDIN_HOST = "linkedin.example"
+ROLE_LOCAL_PARTS = ("info", "reservations", "sales")
+
+# The formats hotels really use for staff addresses, with rough real-world weights.
+PATTERNS: tuple[tuple[str, int], ...] = (
+    ("{first}.{last}", 40),
+    ("{f}{last}", 18),
+    ("{first}", 12),
+    ("{first}{last}", 7),
+    ("{first}_{last}", 6),
+    ("{f}.{last}", 6),
+    ("{last}.{first}", 5),
+    ("{first}-{last}", 4),
+    ("{last}", 2),
+)
+
+
+class Behaviour(StrEnum):
+    """What a person's mailbox does with a cold email."""
+
+    POSITIVE = "reply_positive"
+    NEGATIVE = "reply_negative"
+    QUESTION = "reply_question"
+    BOUNCE = "bounce"
+    AUTO_REPLY = "auto_reply"
+    UNSUBSCRIBE = "unsubscribe"
+    SILENT = "silent"
+
+
+BEHAVIOUR_WEIGHTS: tuple[tuple[Behaviour, int], ...] = (
+    (Behaviour.SILENT, 44),
+    (Behaviour.POSITIVE, 8),
+    (Behaviour.NEGATIVE, 10),
+    (Behaviour.QUESTION, 6),
+    (Behaviour.BOUNCE, 10),
+    (Behaviour.AUTO_REPLY, 13),
+    (Behaviour.UNSUBSCRIBE, 9),
+)
+
+
+class Mailbox(StrEnum):
+    """The truth about one address, as an all-knowing verifier would report it."""
+
+    EXISTS = "exists"
+    CATCH_ALL = "catch_all"
+    MISSING = "missing"
+    DEAD_DOMAIN = "dead_domain"
+    FOREIGN = "foreign"
+
+
+_STRIP = str.maketrans({"ß": "ss", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ł": "l", "þ": "th", "ð": "d"})
+_EXPAND = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
+
+
+def fold(text: str, *, expand_umlauts: bool = False) -> str:
+    """Lower-case ASCII form of a name (Ørsted -> orsted; Müller -> muller, or mueller if expanded)."""
+    text = text.lower()
+    if expand_umlauts:
+        text = text.translate(_EXPAND)
+    decomposed = unicodedata.normalize("NFKD", text.translate(_STRIP))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def slug(text: str) -> str:
+    """Hyphenated ASCII slug for domains and URLs."""
+    return re.sub(r"[^a-z0-9]+", "-", fold(text)).strip("-")
+
+
+def is_reserved(host: str) -> bool:
+    """True when a host name is under a reserved TLD, the sandbox's only allowed kind."""
+    return host.lower().rstrip(".").endswith(RESERVED_TLDS)
+
+
+def render_pattern(pattern: str, first: str, last: str, *, expand_umlauts: bool = False) -> str:
+    """The local part a pattern gives for a name, e.g. ``{f}{last}`` + Zoë Ørsted -> ``zorsted``."""
+    f_token = re.sub(r"[^a-z0-9]", "", fold(first, expand_umlauts=expand_umlauts))
+    l_token = re.sub(r"[^a-z0-9]", "", fold(last, expand_umlauts=expand_umlauts))
+    return pattern.format(first=f_token, last=l_token, f=f_token[:1], l=l_token[:1])
+
+
+@dataclass(frozen=True)
+class Person:
+    """One staff member, with the address their mailbox really has and how it behaves."""
+
+    first: str
+    last: str
+    title: str
+    linkedin_slug: str
+    email: str
+    behaviour: Behaviour
+    public: bool
+    objected: bool
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first} {self.last}"
+
+    @property
+    def linkedin_url(self) -> str:
+        return f"https://www.{LINKEDIN_HOST}/in/{self.linkedin_slug}"
+
+    @property
+    def mailbox_exists(self) -> bool:
+        """A person who bounces has left: the address no longer has a mailbox."""
+        return self.behaviour is not Behaviour.BOUNCE
+
+
+@dataclass(frozen=True)
+class Hotel:
+    """One hotel: name, place, domain, mail set-up, search visibility and staff."""
+
+    name: str
+    city: str
+    city_aliases: tuple[str, ...]
+    region: str
+    country: str
+    country_name: str
+    language: str
+    domain: str
+    pattern: str
+    expands_umlauts: bool
+    catch_all: bool
+    has_mx: bool
+    greylisting: bool
+    indexed: bool
+    search_rank: int
+    mail_provider: str
+    lookalike: str | None
+    staff: tuple[Person, ...]
+
+    @property
+    def website(self) -> str:
+        return f"https://www.{self.domain}/"
+
+    @property
+    def role_addresses(self) -> tuple[str, ...]:
+        return tuple(f"{local}@{self.domain}" for local in ROLE_LOCAL_PARTS)
+
+    @property
+    def mx(self) -> tuple[str, ...]:
+        """MX hosts by preference; empty for a dead domain. Hosts are reserved names too."""
+        if not self.has_mx:
+            return ()
+        if self.mail_provider == "google":
+            return ("aspmx.l.google.example", "alt1.aspmx.l.google.example")
+        if self.mail_provider == "microsoft":
+            return (f"{self.domain.replace('.', '-')}.mail.protection.outlook.example",)
+        return (f"mx1.{self.domain}", f"mx2.{self.domain}")
+
+    def address_for(self, first: str, last: str) -> str:
+        """The address this domain's pattern gives a name (whether or not a mailbox exists)."""
+        local = render_pattern(self.pattern, first, last, expand_umlauts=self.expands_umlauts)
+        return f"{local}@{self.domain}"
+
+
+class World:
+    """A generated world plus the lookups every emulated provider needs."""
+
+    def __init__(self, seed: int, hotels: tuple[Hotel, ...]) -> None:
+        self.seed = seed
+        self.hotels = hotels
+        self._by_domain = {hotel.domain: hotel for hotel in hotels}
+        self._people: dict[str, tuple[Hotel, Person]] = {
+            person.email: (hotel, person) for hotel in hotels for person in hotel.staff
+        }
+
+    def hotel(self, domain: str) -> Hotel | None:
+        """The hotel owning a domain or host name (``www.`` and case ignored)."""
+        host = domain.lower().rstrip(".")
+        return self._by_domain.get(host.removeprefix("www."))
+
+    def person(self, email: str) -> tuple[Hotel, Person] | None:
+        return self._people.get(email.lower())
+
+    def people(self) -> list[tuple[Hotel, Person]]:
+        return list(self._people.values())
+
+    def mx(self, domain: str) -> list[str]:
+        """Resolver-like MX lookup: host names by preference, [] for dead or unknown domains."""
+        hotel = self.hotel(domain)
+        return list(hotel.mx) if hotel else []
+
+    def mailbox(self, email: str) -> Mailbox:
+        """Whether an address would receive mail, the fact verifiers and the SMTP server agree on."""
+        local, _, domain = email.lower().rpartition("@")
+        hotel = self.hotel(domain) if local else None
+        if hotel is None or domain.startswith("www."):
+            return Mailbox.FOREIGN
+        if not hotel.has_mx:
+            return Mailbox.DEAD_DOMAIN
+        if hotel.catch_all:
+            return Mailbox.CATCH_ALL
+        found = self._people.get(email.lower())
+        if (found and found[1].mailbox_exists) or local in ROLE_LOCAL_PARTS:
+            return Mailbox.EXISTS
+        return Mailbox.MISSING
+
+    def domains(self) -> list[str]:
+        """Every host name the world mentions: hotel domains, look-alikes, MX hosts."""
+        names = [hotel.domain for hotel in self.hotels]
+        names += [hotel.lookalike for hotel in self.hotels if hotel.lookalike]
+        names += [host for hotel in self.hotels for host in hotel.mx]
+        return names
+
+    def ground_truth(self) -> dict[str, Any]:
+        """What was really there, as JSON-ready data, for measuring a run against."""
+        return {
+            "sandbox": True,
+            "seed": self.seed,
+            "hotels": [
+                {
+                    "name": hotel.name,
+                    "city": hotel.city,
+                    "country": hotel.country,
+                    "domain": hotel.domain,
+                    "website": hotel.website,
+                    "indexed": hotel.indexed,
+                    "lookalike": hotel.lookalike,
+                    "pattern": hotel.pattern,
+                    "expands_umlauts": hotel.expands_umlauts,
+                    "catch_all": hotel.catch_all,
+                    "has_mx": hotel.has_mx,
+                    "greylisting": hotel.greylisting,
+                    "mx": list(hotel.mx),
+                    "role_addresses": list(hotel.role_addresses),
+                    "staff": [
+                        {
+                            "first_name": person.first,
+                            "last_name": person.last,
+                            "title": person.title,
+                            "linkedin_url": person.linkedin_url,
+                            "email": person.email,
+                            "mailbox_exists": person.mailbox_exists,
+                            "behaviour": str(person.behaviour),
+                            "public": person.public,
+                            "objected": person.objected,
+                        }
+                        for person in hotel.staff
+                    ],
+                }
+                for hotel in self.hotels
+            ],
+        }
+
+    def write_ground_truth(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.ground_truth(), ensure_ascii=False, indent=1), encoding="utf-8")
+        return path
+
+    def prospects_csv(self, path: Path, rows: int | None = None, duplicate_variants: bool = True) -> dict[str, Any]:
+        """Write a Sales-Navigator-shaped export of the staff; see ``prospects.write_prospects_csv``."""
+        from jengu_pipeline.sandbox.prospects import write_prospects_csv
+
+        return write_prospects_csv(self, path, rows=rows, duplicate_variants=duplicate_variants)
+
+
+T = TypeVar("T")
+
+
+def _weighted(rng: random.Random, choices: tuple[tuple[T, int], ...]) -> T:
+    return rng.choices([value for value, _ in choices], weights=[weight for _, weight in choices])[0]
+
+
+def _domain(rng: random.Random, name: str, core: str, city: str, taken: set[str]) -> str:
+    tld = rng.choice(RESERVED_TLDS)
+    styles = [
+        f"{slug(name)}{tld}",
+        f"{slug(core)}-{slug(city)}{tld}",
+        f"{slug(name)}-{slug(city)}{tld}",
+        f"{slug(core).replace('-', '')}{slug(city).replace('-', '')}{tld}",
+    ]
+    rng.shuffle(styles)
+    for candidate in [*styles, *(f"{slug(name)}-{n}{tld}" for n in range(2, 100))]:
+        if candidate not in taken:
+            return candidate
+    raise RuntimeError("no free domain name")  # unreachable with 98 numbered fallbacks
+
+
+def _staff(rng: random.Random, region: Region, domain: str, pattern: str, expand: bool) -> tuple[Person, ...]:
+    people: list[Person] = []
+    locals_taken: set[str] = set(ROLE_LOCAL_PARTS)
+    titles = [TITLES[0], *rng.sample(TITLES[1:] + region.local_titles, 4)]
+    for title in titles[: rng.randint(2, 5)]:
+        for _attempt in range(20):
+            first, last = rng.choice(region.first_names), rng.choice(region.last_names)
+            local = render_pattern(pattern, first, last, expand_umlauts=expand)
+            if local not in locals_taken:
+                break
+        else:
+            continue
+        locals_taken.add(local)
+        people.append(
+            Person(
+                first=first,
+                last=last,
+                title=title,
+                linkedin_slug=f"{slug(first)}-{slug(last)}-{rng.getrandbits(28):07x}",
+                email=f"{local}@{domain}",
+                behaviour=_weighted(rng, BEHAVIOUR_WEIGHTS),
+                public=rng.random() < 0.4,
+                objected=rng.random() < 0.02,
+            )
+        )
+    return tuple(people)
+
+
+def build_world(seed: int = 7, hotels: int = 200) -> World:
+    """Generate the world for a seed: pure and deterministic (no clock, no global random state)."""
+    rng = random.Random(seed)
+    taken: set[str] = set()
+    named: set[tuple[str, str]] = set()
+    built: list[Hotel] = []
+    for index in range(hotels):
+        region = REGIONS[index % len(REGIONS)]
+        for _attempt in range(50):
+            city = rng.choice(region.cities)
+            core = rng.choice(region.cores)
+            name = rng.choice(region.templates).format(core=core)
+            if (name, city.name) not in named:
+                break
+        named.add((name, city.name))
+        domain = _domain(rng, name, core, city.name, taken)
+        taken.add(domain)
+        lookalike = None
+        if rng.random() < 0.25:
+            lookalike = f"{slug(core)}-{slug(city.name)}-hotel.example"
+            lookalike = lookalike if lookalike not in taken else None
+            if lookalike:
+                taken.add(lookalike)
+        pattern = _weighted(rng, PATTERNS)
+        expand = region.expands_umlauts and rng.random() < 0.5
+        has_mx = rng.random() >= 0.07
+        built.append(
+            Hotel(
+                name=name,
+                city=city.name,
+                city_aliases=city.aliases,
+                region=region.code,
+                country=region.country,
+                country_name=region.country_name,
+                language=region.language,
+                domain=domain,
+                pattern=pattern,
+                expands_umlauts=expand,
+                catch_all=has_mx and rng.random() < 0.34,
+                has_mx=has_mx,
+                greylisting=has_mx and rng.random() < 0.05,
+                indexed=rng.random() >= 0.08,
+                search_rank=rng.choice((0, 0, 1, 1, 2)),
+                mail_provider=rng.choice(("google", "google", "microsoft", "microsoft", "self")),
+                lookalike=lookalike,
+                staff=_staff(rng, region, domain, pattern, expand),
+            )
+        )
+    return World(seed, tuple(built))
