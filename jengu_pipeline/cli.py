@@ -148,6 +148,32 @@ def _import(file: Path, quiet: bool) -> dict[str, Any]:
             "rejected": summary.rejected, "duplicates": summary.duplicates, "new_prospects": summary.new_prospects}
 
 
+EXPORTABLE_TABLES = ("prospects", "rejected_rows", "activities")
+
+
+@main.command()
+@click.argument("table", type=click.Choice(EXPORTABLE_TABLES))
+@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@click.option("--where", "where", default=None, help="SQL condition, e.g. \"tier = 'hot' AND NOT archived\".")
+def export(table: str, out: Path, where: str | None) -> None:
+    """Export TABLE to a CSV that is safe to open in a spreadsheet (formula-like cells neutralised).
+
+    The query runs in a read-only transaction, so ``--where`` can filter but never change anything.
+    """
+    from jengu_pipeline.domain.spreadsheet import neutralise_frame
+
+    query = f"SELECT * FROM {table}" + (f" WHERE {where}" if where else "")
+    try:
+        frame = open_store(get_settings().store_url).query(query)
+    except Exception as error:
+        raise click.ClickException(f"export failed: {error}") from error
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial")
+    neutralise_frame(frame).write_csv(partial)
+    partial.replace(out)
+    click.echo(f"{frame.height} {table} rows written to {out}")
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Last line: one JSON object summarising the run.")
 def demo(as_json: bool) -> None:

@@ -4,7 +4,6 @@
 written together from it, so each input row ends up accepted or rejected in one transaction.
 """
 
-from __future__ import annotations
 
 from typing import Any
 
@@ -78,8 +77,8 @@ def prospects_and_rejects(context: dg.AssetExecutionContext, store: CrmStoreReso
     crm = store.open()
     raw = ingest_store.raw_rows(crm, batch_id)
     normalised = normalise_records(raw)
-    assigned = assign_prospects(normalised.accepted, ingest_store.dedup_candidates(crm, batch_id), batch_id)
-    ingest_store.write_normalised_batch(crm, batch_id, assigned, normalised.rejected)
+    assigned = ingest_store.write_normalised_batch(
+        crm, batch_id, lambda existing: assign_prospects(normalised.accepted, existing, batch_id), normalised.rejected)
     summary = ingest_store.batch_summary(crm, batch_id)
     crm.add_activity("batch_imported", f"imported {batch_id}", batch_id=batch_id, metadata=summary.__dict__)
     yield dg.MaterializeResult(asset_key="prospects", metadata={

@@ -1,6 +1,5 @@
 """Watches ``$JENGU_HOME/inbox/`` and turns each new prospect file into a batch partition and a run."""
 
-from __future__ import annotations
 
 import json
 

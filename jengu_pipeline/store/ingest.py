@@ -6,6 +6,8 @@ idempotent and a failure never leaves half a batch behind.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -63,35 +65,50 @@ def raw_rows(store: CrmStore, batch_id: str) -> pl.DataFrame:
         f"SELECT {columns} FROM raw_prospects WHERE batch_id = ? ORDER BY line_number", [batch_id]))
 
 
-def dedup_candidates(store: CrmStore, batch_id: str) -> pl.DataFrame:
-    """Active prospects from every other batch: what a new row may be a duplicate of."""
-    return store.run(lambda tx: tx.fetch_frame(
+IDENTITY_LOCK_ID = 0x6A656E6775 + 1
+"""PostgreSQL advisory lock serialising prospect identity assignment across processes."""
+_identity_lock = threading.Lock()
+"""The same within one process (DuckDB's file lock already serialises processes)."""
+
+Assigner = Callable[[pl.DataFrame], pl.DataFrame]
+"""Given the dedup candidates (active prospects of other batches), returns the batch's accepted rows with
+``prospect_id`` and ``match_rule``."""
+
+
+def _dedup_candidates(tx: Tx, batch_id: str) -> pl.DataFrame:
+    return tx.fetch_frame(
         "SELECT prospect_id, linkedin_url, email, name_key, company_key FROM prospects"
-        " WHERE NOT archived AND batch_id <> ?", [batch_id]))
+        " WHERE NOT archived AND batch_id <> ?", [batch_id])
 
 
-def write_normalised_batch(store: CrmStore, batch_id: str, assigned: pl.DataFrame, rejected: pl.DataFrame) -> None:
-    """Replace the batch's provenance and rejects, create its new prospects and merge its duplicates.
+def write_normalised_batch(store: CrmStore, batch_id: str, assign: Assigner, rejected: pl.DataFrame) -> pl.DataFrame:
+    """Assign the batch's rows to prospects and write prospects, provenance and rejects in one transaction.
 
-    ``assigned`` holds one row per accepted input line with its ``prospect_id`` and ``match_rule``.
-    Rows that share a prospect are folded into one (first non-null value by line order); prospects that
-    already exist keep their values and only gain the fields they lacked.
+    Identity assignment reads the other batches' prospects and writes new ones under one lock, so two
+    batches imported at once can never both create the same person. Rows that share a prospect are folded
+    into one (first non-null value by line order); prospects that already exist keep their values and only
+    gain the fields they lacked. Returns the assigned rows.
     """
-    folded = (assigned.sort("line_number").group_by("prospect_id", maintain_order=True)
-              .agg([pl.col(c).drop_nulls().first() for c in PROSPECT_COLUMNS]))
-    sources = assigned.select("line_number", "prospect_id", "match_rule").with_columns(batch_id=pl.lit(batch_id))
 
-    def write(tx: Tx) -> None:
+    def write(tx: Tx) -> pl.DataFrame:
+        if tx.backend == "postgresql":
+            tx.execute("SELECT pg_advisory_xact_lock(?)", [IDENTITY_LOCK_ID])
+        assigned = assign(_dedup_candidates(tx, batch_id))
+        folded = (assigned.sort("line_number").group_by("prospect_id", maintain_order=True)
+                  .agg([pl.col(c).drop_nulls().first() for c in PROSPECT_COLUMNS]))
         tx.execute("DELETE FROM prospect_sources WHERE batch_id = ?", [batch_id])
         tx.execute("DELETE FROM rejected_rows WHERE batch_id = ?", [batch_id])
         tx.temp_table("batch_prospects", folded)
         _create_new_prospects(tx, batch_id)
         _merge_into_existing(tx, batch_id)
-        tx.insert_frame("prospect_sources", sources)
+        tx.insert_frame("prospect_sources", assigned.select("line_number", "prospect_id", "match_rule")
+                        .with_columns(batch_id=pl.lit(batch_id)))
         tx.insert_frame("rejected_rows", rejected.select("line_number", "reason", "raw")
                         .with_columns(batch_id=pl.lit(batch_id)))
+        return assigned
 
-    store.run(write)
+    with _identity_lock:
+        return store.run(write)
 
 
 def _create_new_prospects(tx: Tx, batch_id: str) -> None:

@@ -1,0 +1,81 @@
+"""The code location loads, validates and is served by a real webserver on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import httpx
+import pytest
+
+from jengu_pipeline.definitions import defs
+from jengu_pipeline.instance import PROJECT_ROOT
+
+EXPECTED_ASSETS = {"raw_prospects": "ingest", "prospects": "ingest", "rejected_rows": "ingest"}
+EXPECTED_CHECKS = {("prospects", "prospects_rows_conserved"), ("prospects", "prospects_unique_active_identity")}
+
+
+def test_definitions_load_with_the_expected_assets_checks_and_automation() -> None:
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert groups == EXPECTED_ASSETS
+    checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys}
+    assert checks == EXPECTED_CHECKS
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.description, f"{key} has no description"
+        assert node.owners == ["team:jengu"]
+    assert defs.resolve_job_def("ingest_job").name == "ingest_job"
+    assert defs.resolve_sensor_def("prospect_drop_sensor").default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    home = tmp_path / "dagster-home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((PROJECT_ROOT / "dagster.yaml").read_text())
+    return {**os.environ, "DAGSTER_HOME": str(home), "JENGU_HOME": str(tmp_path / "jengu")}
+
+
+def test_dagster_definitions_validate_exits_zero(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+                            cwd=PROJECT_ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+ASSETS_QUERY = "{ assetNodes { assetKey { path } groupName } }"
+
+
+def test_webserver_serves_the_assets_over_graphql_on_loopback(tmp_path: Path) -> None:
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dagster_webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=PROJECT_ROOT, env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        nodes = None
+        while time.monotonic() < deadline and nodes is None:
+            if server.poll() is not None:
+                pytest.fail(f"webserver exited: {server.stderr.read().decode()[-2000:] if server.stderr else ''}")
+            try:
+                answer = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": ASSETS_QUERY}, timeout=10)
+                nodes = answer.json()["data"]["assetNodes"]
+            except (httpx.HTTPError, KeyError, TypeError, ValueError):
+                time.sleep(1)
+        assert nodes is not None, "webserver never answered GraphQL"
+        served = {"/".join(n["assetKey"]["path"]): n["groupName"] for n in nodes}
+        assert served == EXPECTED_ASSETS
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

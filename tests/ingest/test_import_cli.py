@@ -1,0 +1,105 @@
+"""`jengu import` end to end on both store backends: counts, idempotence, provenance, bad files, export."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from jengu_pipeline.cli import main
+from jengu_pipeline.settings import get_settings
+from jengu_pipeline.store import open_store
+
+
+def run_import(path: Path) -> dict[str, object]:
+    result = CliRunner().invoke(main, ["import", str(path), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output.strip().splitlines()[-1])
+
+
+def test_import_counts_every_row_and_is_idempotent(jengu_env: Path, prospects_file: Path) -> None:
+    first = run_import(prospects_file)
+    assert first["batch_id"].startswith("sales-nav-export-nov-")
+    assert {k: first[k] for k in ("rows", "accepted", "rejected", "duplicates", "new_prospects")} == {
+        "rows": 8, "accepted": 6, "rejected": 2, "duplicates": 2, "new_prospects": 4}
+
+    store = open_store(get_settings().store_url)
+    assert store.count("prospects") == 4
+    rejected = store.query("SELECT line_number, reason FROM rejected_rows ORDER BY line_number").rows()
+    assert [line for line, _ in rejected] == [8, 9]
+    assert rejected[0][1].startswith("unreachable")
+    assert rejected[1][1].startswith("email")
+
+    zoe = store.query("SELECT * FROM prospects WHERE last_name = 'Ørsted'").row(0, named=True)
+    assert zoe["linkedin_url"] == "https://www.linkedin.com/in/zoe-orsted"
+    assert zoe["email"] == "zoe.orsted@nordlys-hotel.test"
+    assert zoe["country"] == "DK"
+    assert zoe["timezone"] == "Europe/Copenhagen"
+    assert zoe["stage"] == "new"
+    hans = store.query("SELECT email, tier FROM prospects WHERE company = 'Gasthof Sonne'").rows()
+    assert hans == [("hans@gasthof-sonne.example", "hot")]
+
+    again = run_import(prospects_file)
+    assert again == first
+    assert store.count("prospects") == 4
+    assert store.count("prospect_sources") == 6
+    assert store.count("rejected_rows") == 2
+
+
+def test_a_later_batch_merges_duplicates_and_keeps_provenance(jengu_env: Path, prospects_file: Path,
+                                                              tmp_path: Path) -> None:
+    first = run_import(prospects_file)
+    later = tmp_path / "later.csv"
+    later.write_text(
+        "Full Name;Job Title;Hotel;Profile URL;E-mail\n"
+        "Jean-Luc Picard;General Manager;Hotel Bellevue;https://www.linkedin.com/in/JLPicard;jl@bellevue.test\n"
+        "Maria García;Revenue Manager;Hotel Sol;https://es.linkedin.com/in/mariagarcia;\n", encoding="utf-8")
+    second = run_import(later)
+    assert (second["rows"], second["duplicates"], second["new_prospects"]) == (2, 1, 1)
+    store = open_store(get_settings().store_url)
+    assert store.count("prospects") == 5
+    picard = store.query(
+        "SELECT p.prospect_id, p.email, p.batch_id, count(s.batch_id) AS seen FROM prospects p"
+        " JOIN prospect_sources s ON s.prospect_id = p.prospect_id WHERE p.last_name = 'Picard'"
+        " GROUP BY p.prospect_id, p.email, p.batch_id").row(0, named=True)
+    assert picard["seen"] == 2
+    assert picard["batch_id"] == first["batch_id"]
+    assert picard["email"] == "jl@bellevue.test", "the duplicate row fills the email the prospect lacked"
+
+
+def test_same_bytes_under_another_name_are_the_same_batch(jengu_env: Path, prospects_file: Path,
+                                                          tmp_path: Path) -> None:
+    copy = tmp_path / "renamed.csv"
+    copy.write_bytes(prospects_file.read_bytes())
+    assert run_import(copy)["batch_id"] == run_import(prospects_file)["batch_id"]
+    assert open_store(get_settings().store_url).count("batches") == 1
+
+
+def test_unreadable_file_names_the_file_and_writes_nothing(jengu_env: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(b"\x00\x01\x02\xff\xfe\x00garbage\x00" * 50)
+    result = CliRunner().invoke(main, ["import", str(broken)])
+    assert result.exit_code != 0
+    assert "broken.csv" in result.output
+    store = open_store(get_settings().store_url)
+    assert store.count("raw_prospects") == 0
+    assert store.count("prospects") == 0
+
+
+def test_export_neutralises_formula_cells(jengu_env: Path, tmp_path: Path) -> None:
+    evil = tmp_path / "evil.csv"
+    evil.write_text("Name,Title,Company,LinkedIn\n"
+                    'Eve Hacker,"=HYPERLINK(""http://evil.test"",""x"")",@Evil Hotel,https://www.linkedin.com/in/eve\n',
+                    encoding="utf-8")
+    run_import(evil)
+    out = tmp_path / "export" / "prospects.csv"
+    result = CliRunner().invoke(main, ["export", "prospects", "--out", str(out), "--where", "NOT archived"])
+    assert result.exit_code == 0, result.output
+    with out.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 1
+    assert rows[0]["title"].startswith("'=")
+    assert rows[0]["company"].startswith("'@")
+    assert rows[0]["first_name"] == "Eve"
