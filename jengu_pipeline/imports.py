@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from jengu_pipeline.batch_files import stage_file
-from jengu_pipeline.partitions import prospect_batches
+from jengu_pipeline.partitions import PROSPECT_BATCHES
 from jengu_pipeline.settings import Settings
 from jengu_pipeline.store import open_store
 from jengu_pipeline.store.ingest import BatchSummary, batch_summary
@@ -38,9 +38,9 @@ def import_file(path: Path, settings: Settings, instance: dg.DagsterInstance,
 
     if not path.is_file():
         raise ImportFailedError(f"{path}: no such file")
-    staged = stage_file(path, settings.home, list(instance.get_dynamic_partitions(prospect_batches.name)))
-    if not instance.has_dynamic_partition(prospect_batches.name, staged.key):
-        instance.add_dynamic_partitions(prospect_batches.name, [staged.key])
+    staged = stage_file(path, settings.home, list(instance.get_dynamic_partitions(PROSPECT_BATCHES)))
+    if not instance.has_dynamic_partition(PROSPECT_BATCHES, staged.key):
+        instance.add_dynamic_partitions(PROSPECT_BATCHES, [staged.key])
     job = defs.resolve_job_def("ingest_job")
     run_id = str(uuid.uuid4())
     outcome: dict[str, dg.ExecuteInProcessResult | BaseException] = {}
@@ -59,10 +59,10 @@ def import_file(path: Path, settings: Settings, instance: dg.DagsterInstance,
         worker.join(timeout=0.2)
         if progress is not None:
             progress(_steps_done(instance, run_id), total)
-    if "error" in outcome:
-        raise ImportFailedError(f"{path}: {outcome['error']}") from outcome["error"]
-    result = outcome["result"]
-    assert isinstance(result, dg.ExecuteInProcessResult)
+    result = outcome.get("result")
+    if not isinstance(result, dg.ExecuteInProcessResult):
+        error = outcome.get("error")
+        raise ImportFailedError(f"{path}: {error}") from error if isinstance(error, BaseException) else None
     if not result.success:
         raise ImportFailedError(f"{path}: {_failure_message(result)}")
     if progress is not None:

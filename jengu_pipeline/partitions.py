@@ -2,5 +2,6 @@
 
 import dagster as dg
 
-prospect_batches = dg.DynamicPartitionsDefinition(name="prospect_batches")
+PROSPECT_BATCHES = "prospect_batches"
+prospect_batches = dg.DynamicPartitionsDefinition(name=PROSPECT_BATCHES)
 """One partition per imported prospect file: ``<readable name>-<content hash>``."""

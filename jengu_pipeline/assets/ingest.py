@@ -5,16 +5,17 @@ written together from it, so each input row ends up accepted or rejected in one 
 """
 
 
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
 import polars as pl
-from jengu_pipeline.domain.dedup import assign_prospects
-from jengu_pipeline.domain.normalise import normalise_records
-from jengu_pipeline.domain.prospect_files import read_prospect_file
 
 from jengu_pipeline.batch_files import batch_file
 from jengu_pipeline.domain.batches import content_hash
+from jengu_pipeline.domain.dedup import assign_prospects
+from jengu_pipeline.domain.normalise import normalise_records
+from jengu_pipeline.domain.prospect_files import read_prospect_file
 from jengu_pipeline.partitions import prospect_batches
 from jengu_pipeline.resources.store import CrmStoreResource
 from jengu_pipeline.settings import get_settings
@@ -71,7 +72,7 @@ def raw_prospects(context: dg.AssetExecutionContext, store: CrmStoreResource) ->
     ],
     pool="crm_writer",
 )
-def prospects_and_rejects(context: dg.AssetExecutionContext, store: CrmStoreResource):  # type: ignore[no-untyped-def]
+def prospects_and_rejects(context: dg.AssetExecutionContext, store: CrmStoreResource) -> Iterator[dg.MaterializeResult]:
     """Normalise, score and deduplicate one batch, writing prospects and rejects in one transaction."""
     batch_id = context.partition_key
     crm = store.open()

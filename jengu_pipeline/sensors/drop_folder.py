@@ -6,7 +6,7 @@ import json
 import dagster as dg
 
 from jengu_pipeline.batch_files import stage_file
-from jengu_pipeline.partitions import prospect_batches
+from jengu_pipeline.partitions import PROSPECT_BATCHES, prospect_batches
 from jengu_pipeline.settings import get_settings
 
 PROSPECT_FILE_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -32,7 +32,7 @@ def prospect_drop_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
     todo = [f for f in files if f > after][: settings.drop_max_files_per_tick]
     if not todo:
         return dg.SkipReason(f"no new files in {drop}")
-    known = list(context.instance.get_dynamic_partitions(prospect_batches.name))
+    known = list(context.instance.get_dynamic_partitions(PROSPECT_BATCHES))
     new_keys: list[str] = []
     for _, name in todo:
         staged = stage_file(drop / name, settings.home, known)

@@ -1,0 +1,66 @@
+"""`jengu sql` and `jengu health` as an operator runs them, on both store backends."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jengu_pipeline.store import open_store
+
+
+def jengu(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "jengu_pipeline.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=180, check=False)
+
+
+@pytest.fixture
+def cli_env(store_url: str, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JENGU_", "DAGSTER_"))}
+    env["JENGU_HOME"] = str(tmp_path)  # the duckdb store_url is $JENGU_HOME/crm.duckdb
+    if store_url.startswith("postgresql"):
+        env["JENGU_DATABASE_URL"] = store_url
+    return env
+
+
+def test_sql_on_a_fresh_home_prints_zero(cli_env: dict[str, str]) -> None:
+    result = jengu("sql", "select count(*) from prospects", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0"
+
+
+def test_sql_formats_and_refuses_writes(cli_env: dict[str, str], store_url: str) -> None:
+    open_store(store_url).set_flag("emergency_stop", "off", actor="test")
+    as_json = jengu("sql", "select name, value from flags", "--format", "json", env=cli_env)
+    assert json.loads(as_json.stdout) == [{"name": "emergency_stop", "value": "off"}]
+    as_csv = jengu("sql", "select name, value from flags", "--format", "csv", env=cli_env)
+    assert as_csv.stdout.splitlines() == ["name,value", "emergency_stop,off"]
+    write = jengu("sql", "delete from flags", env=cli_env)
+    assert write.returncode != 0
+    assert "read-only" in write.stderr.lower() or "read only" in write.stderr.lower()
+    assert open_store(store_url).count("flags") == 1
+
+
+def test_health_reports_store_instance_and_provider_names_only(cli_env: dict[str, str], store_url: str) -> None:
+    secret = "sk-test-very-secret-value"
+    env = {**cli_env, "JENGU_BRAVE_API_KEY": secret}
+    result = jengu("health", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["ok"] is True
+    assert report["store"]["backend"] == store_url.split(":", maxsplit=1)[0]
+    assert report["providers"]["brave"] is True
+    assert report["providers"]["millionverifier"] is False
+    assert secret not in result.stdout + result.stderr
+
+
+def test_health_fails_when_the_store_is_down(cli_env: dict[str, str]) -> None:
+    env = {**cli_env, "JENGU_DATABASE_URL": "postgresql://nobody:pw@127.0.0.1:1/none"}
+    result = jengu("health", env=env)
+    assert result.returncode == 1
+    assert "FAIL store" in result.stdout
+    assert ":pw@" not in result.stdout
