@@ -16,6 +16,9 @@ from jengu_pipeline.settings import Settings
 from jengu_pipeline.store import open_store
 from jengu_pipeline.store.ingest import BatchSummary, batch_summary
 
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+"""The terminal shows a progress bar and the summary; the step-by-step log stays in the run's event log."""
+
 ProgressCallback = Callable[[int, int], None]
 """Called with (steps done, steps in all) while the run goes."""
 
@@ -47,8 +50,9 @@ def import_file(path: Path, settings: Settings, instance: dg.DagsterInstance,
 
     def execute() -> None:
         try:
-            outcome["result"] = job.execute_in_process(instance=instance, partition_key=staged.key, run_id=run_id,
-                                                       raise_on_error=False, tags={"jengu/lane": "ingest"})
+            outcome["result"] = job.execute_in_process(
+                run_config=QUIET_CONSOLE, instance=instance, partition_key=staged.key, run_id=run_id,
+                raise_on_error=False, tags={"jengu/lane": "ingest"})
         except BaseException as error:  # surfaced in the calling thread below
             outcome["error"] = error
 

@@ -209,11 +209,11 @@ REGIONS: tuple[Region, ...] = (
 )
 
 # Words that name the kind of business, not the business: ignored when matching a query to a hotel.
-GENERIC_WORDS = frozenset(
-    {
-        "hotel", "hotell", "hostal", "albergo", "locanda", "gasthof", "landhotel", "berghotel", "parador",
-        "inn", "suites", "house", "arms", "the", "le", "la", "les", "du", "de", "des", "del", "di", "da",
-        "el", "y", "and", "swiss", "quality", "maison", "casa", "palazzo", "hof", "brygge", "official",
-        "site", "website", "www", "homepage",
-    }
-)  # fmt: skip
+# fmt: off
+GENERIC_WORDS = frozenset({
+    "hotel", "hotell", "hostal", "albergo", "locanda", "gasthof", "landhotel", "berghotel", "parador", "inn",
+    "suites", "house", "arms", "the", "le", "la", "les", "du", "de", "des", "del", "di", "da", "el", "y", "and",
+    "swiss", "quality", "maison", "casa", "palazzo", "hof", "brygge", "official", "site", "website", "www",
+    "homepage",
+})
+# fmt: on

@@ -30,6 +30,7 @@ class SearchHit:
     snippet: str
     site_name: str
     official: bool = False
+    language: str = "en"
 
     @property
     def host(self) -> str:
@@ -80,6 +81,7 @@ def official_hit(hotel: Hotel) -> SearchHit:
         snippet=f"{hotel.name} in {hotel.city}: rooms, offers and direct booking on the official website.",
         site_name=hotel.name,
         official=True,
+        language=hotel.language,
     )
 
 
@@ -117,9 +119,7 @@ class SearchIndex:
         self._hotels = world.hotels
         self._name_tokens = [tokens(hotel.name) - GENERIC_WORDS for hotel in world.hotels]
         self._all_tokens = [tokens(hotel.name) for hotel in world.hotels]
-        self._city_tokens = [
-            [tokens(city) for city in (hotel.city, *hotel.city_aliases)] for hotel in world.hotels
-        ]
+        self._city_tokens = [[tokens(city) for city in (hotel.city, *hotel.city_aliases)] for hotel in world.hotels]
         self._by_token: dict[str, list[int]] = {}
         for index, name_tokens in enumerate(self._name_tokens):
             for token in sorted(name_tokens):
@@ -229,8 +229,14 @@ class Sites:
                 self._pages[hotel.lookalike, "/"] = _parked(hotel.lookalike)
             for agg in AGGREGATORS:
                 self._pages[agg.host, urlsplit(_aggregator_url(agg, hotel)).path] = _aggregator(agg, hotel)
-        self.hosts = frozenset(host for host, _ in self._pages)
+        self._hosts = frozenset(host for host, _ in self._pages)
+
+    def serves(self, host: str) -> bool:
+        return _bare(host) in self._hosts
 
     def page(self, host: str, path: str) -> bytes | None:
-        host = host.lower().split(":")[0].removeprefix("www.")
-        return self._pages.get((host, "/" + path.strip("/") if path.strip("/") else "/"))
+        return self._pages.get((_bare(host), "/" + path.strip("/")))
+
+
+def _bare(host: str) -> str:
+    return host.lower().split(":")[0].removeprefix("www.")

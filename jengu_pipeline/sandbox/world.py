@@ -6,8 +6,8 @@ measured against what was really there. Generation is pure and deterministic: th
 gives the same world, byte for byte.
 
 Every domain lives under the reserved TLDs ``.test`` and ``.example`` (RFC 2606/6761); nothing
-in the world can ever name, mail or fetch a real host. LinkedIn URLs use ``linkedin.example``
-for the same reason.
+in the world can ever mail or fetch a real host. LinkedIn profile URLs keep LinkedIn's real host, as real
+exports do, because they are only identifiers here: nothing fetches or mails them.
 
 DNS is not served on the wire: ``World.mx(domain)`` is the resolver-like view of the MX truth.
 """
@@ -26,7 +26,9 @@ from typing import Any, TypeVar
 from jengu_pipeline.sandbox.names import REGIONS, TITLES, Region
 
 RESERVED_TLDS = (".test", ".example")
-LINKEDIN_HOST = "linkedin.example"
+LINKEDIN_HOST = "linkedin.com"
+IDENTIFIER_HOSTS = ("linkedin.com",)
+"""Real hosts that may appear in URLs only as identifiers of a person or company, never fetched or mailed."""
 ROLE_LOCAL_PARTS = ("info", "reservations", "sales")
 
 # The formats hotels really use for staff addresses, with rough real-world weights.
@@ -97,6 +99,12 @@ def slug(text: str) -> str:
 def is_reserved(host: str) -> bool:
     """True when a host name is under a reserved TLD, the sandbox's only allowed kind."""
     return host.lower().rstrip(".").endswith(RESERVED_TLDS)
+
+
+def is_identifier_host(host: str) -> bool:
+    """True for LinkedIn's hosts (any locale subdomain), which profile URLs name but nothing contacts."""
+    name = host.lower().rstrip(".")
+    return any(name == h or name.endswith("." + h) for h in IDENTIFIER_HOSTS)
 
 
 def render_pattern(pattern: str, first: str, last: str, *, expand_umlauts: bool = False) -> str:

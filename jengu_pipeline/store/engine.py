@@ -51,7 +51,7 @@ class StoreUrl:
     @classmethod
     def parse(cls, url: str) -> StoreUrl:
         if url.startswith("duckdb:///"):
-            return cls("duckdb", url.removeprefix("duckdb://"))
+            return cls("duckdb", url.removeprefix("duckdb:///"))
         if url.startswith(("postgresql://", "postgres://")):
             return cls("postgresql", url)
         raise StoreError(f"unsupported store URL {redact_url(url)!r}: use duckdb:///path or postgresql://...")
@@ -178,7 +178,7 @@ class Engine:
 
     @property
     def display_url(self) -> str:
-        return redact_url(self.url.target) if self.backend == "postgresql" else f"duckdb://{self.url.target}"
+        return redact_url(self.url.target) if self.backend == "postgresql" else f"duckdb:///{self.url.target}"
 
     def _connect(self, read_only: bool) -> Any:
         if self.backend == "duckdb":
