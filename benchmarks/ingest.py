@@ -135,9 +135,10 @@ def main() -> None:
         precision, recall = dedup_quality(truth, assigned)
 
     report = {"rows": args.rows, "seconds": round(seconds, 2), "read_csv_seconds": round(read_seconds, 3),
-              "ratio": round(seconds / read_seconds, 1), "peak_rss_mb": round(peak_mb), "precision": round(precision, 4),
-              "recall": round(recall, 4), "true_people": int(truth["person"].n_unique()),
-              "prospects": summary["new_prospects"], "rejected": summary["rejected"]}
+              "ratio": round(seconds / read_seconds, 1), "peak_rss_mb": round(peak_mb),
+              "precision": round(precision, 4), "recall": round(recall, 4),
+              "true_people": int(truth["person"].n_unique()), "prospects": summary["new_prospects"],
+              "rejected": summary["rejected"]}
     if not args.json:
         for key, value in report.items():
             print(f"{key:>16}: {value}")

@@ -18,6 +18,7 @@ from jengu_pipeline.instance import (
     dagster_instance,
     prepare_dagster_home,
 )
+from jengu_pipeline.sandbox.cli import sandbox_command
 from jengu_pipeline.settings import Settings, get_settings
 from jengu_pipeline.store import open_store
 from jengu_pipeline.store.migrations import latest_version
@@ -201,15 +202,7 @@ def dev(host: str, port: int) -> None:
     raise SystemExit(subprocess.call(command, cwd=PROJECT_ROOT))
 
 
-def _register_optional_commands() -> None:
-    try:
-        from jengu_pipeline.sandbox.cli import sandbox_command
-    except ImportError:
-        return
-    main.add_command(sandbox_command, name="sandbox")
-
-
-_register_optional_commands()
+main.add_command(sandbox_command, name="sandbox")
 
 if __name__ == "__main__":
     main()

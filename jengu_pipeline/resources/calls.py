@@ -42,8 +42,8 @@ _SECRETS: set[str] = set()
 _SECRETS_LOCK = threading.Lock()
 _KEY_PARAMS = r"(?:api|api_key|apikey|key|token|access_token|secret|password)"
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # Query parameters that carry keys (MillionVerifier `api=`, Google `key=`, Hunter `api_key=`).
-    (re.compile(rf"(?i)([?&;]{_KEY_PARAMS}=)[^&#\s\"']+"), r"\1***"),
+    # key=value pairs that carry keys (MillionVerifier `api=`, Google `key=`, Hunter `api_key=`).
+    (re.compile(rf"(?i)(?<![\w.\-])({_KEY_PARAMS}=)[^&#\s\"']+"), r"\1***"),
     # Credential headers, as printed by a repr or a log line.
     (
         re.compile(
@@ -402,15 +402,20 @@ class CallStore(Protocol):
         provider: str,
         operation: str,
         outcome: str,
+        *,
         latency_ms: float,
         cost_units: int,
-        *,
         batch_id: str | None = None,
     ) -> None: ...
 
 
 def _always(_: Any) -> bool:
     return True
+
+
+async def _in_store(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Runs a (blocking, short) store transaction off the event loop."""
+    return await asyncio.to_thread(work, *args, **kwargs)
 
 
 class ProviderCaller:
@@ -465,20 +470,16 @@ class ProviderCaller:
         if lock is None:
             lock = self._key_locks[key] = asyncio.Lock()
         async with lock:  # the same question asked twice at once is paid once
-            hit = await asyncio.to_thread(self.store.cache_get, self.name, key)
+            hit = await _in_store(self.store.cache_get, self.name, key)
             if hit is not None:
                 await self._record(operation, Outcome.CACHE_HIT, 0.0, 0, batch_id)
                 return hit
             value = await self._with_retries(operation, attempt, batch_id)
             if cacheable(value):
-                await asyncio.to_thread(
-                    self.store.cache_put, self.name, key, value, self.limits.cache_ttl_seconds
-                )
+                await _in_store(self.store.cache_put, self.name, key, value, self.limits.cache_ttl_seconds)
             return value
 
-    async def _with_retries(
-        self, operation: str, attempt: Callable[[], Awaitable[Any]], batch_id: str | None
-    ) -> Any:
+    async def _with_retries(self, operation: str, attempt: Callable[[], Awaitable[Any]], batch_id: str | None) -> Any:
         attempts_made, waited = 0, 0.0
         while True:
             try:
@@ -490,15 +491,11 @@ class ProviderCaller:
                 )
                 if delay is None:
                     raise
-                log.warning(
-                    "%s; retry %d/%d in %.2fs", error, attempts_made, self.limits.max_attempts - 1, delay
-                )
+                log.warning("%s; retry %d/%d in %.2fs", error, attempts_made, self.limits.max_attempts - 1, delay)
                 await self._sleep(delay)
                 waited += delay
 
-    async def _attempt(
-        self, operation: str, attempt: Callable[[], Awaitable[Any]], batch_id: str | None
-    ) -> Any:
+    async def _attempt(self, operation: str, attempt: Callable[[], Awaitable[Any]], batch_id: str | None) -> Any:
         async with self._semaphore():
             if self._bucket is not None:
                 wait = self._bucket.reserve(self._clock())
@@ -523,9 +520,7 @@ class ProviderCaller:
                 value = await attempt()
             except ProviderError as error:
                 self.breaker.record(success=error.outcome not in PROVIDER_FAULTS)
-                await self._record(
-                    operation, error.outcome, (self._clock() - started) * 1000, units, batch_id
-                )
+                await self._record(operation, error.outcome, (self._clock() - started) * 1000, units, batch_id)
                 raise
             except BaseException:
                 self.breaker.release()
@@ -539,7 +534,7 @@ class ProviderCaller:
         quota = self.limits.daily_quota
         if quota is None:
             return True
-        return await asyncio.to_thread(self.store.reserve_quota, self.name, units, quota)
+        return await _in_store(self.store.reserve_quota, self.name, units, quota)
 
     def _semaphore(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -551,13 +546,13 @@ class ProviderCaller:
     async def _record(
         self, operation: str, outcome: Outcome, latency_ms: float, cost_units: int, batch_id: str | None
     ) -> None:
-        await asyncio.to_thread(
+        await _in_store(
             self.store.record_provider_call,
             self.name,
             operation,
             outcome.value,
-            round(latency_ms, 3),
-            cost_units,
+            latency_ms=round(latency_ms, 3),
+            cost_units=cost_units,
             batch_id=batch_id,
         )
 
@@ -596,13 +591,9 @@ def status_error(
     retry_after = parse_retry_after(response.headers.get("retry-after"), now or datetime.now(UTC))
     detail = f"HTTP {status}: {body_excerpt(response)}"
     if status == 429:
-        return ProviderError(
-            provider, operation, Outcome.ERROR_429, detail, retryable=True, retry_after=retry_after
-        )
+        return ProviderError(provider, operation, Outcome.ERROR_429, detail, retryable=True, retry_after=retry_after)
     if status >= 500:
-        return ProviderError(
-            provider, operation, Outcome.ERROR_5XX, detail, retryable=True, retry_after=retry_after
-        )
+        return ProviderError(provider, operation, Outcome.ERROR_5XX, detail, retryable=True, retry_after=retry_after)
     if status in (401, 403):
         return ProviderConfigError(provider, operation, detail)
     return ProviderError(provider, operation, Outcome.CLIENT_ERROR, detail)
@@ -719,9 +710,12 @@ async def run_batch(
             except ProviderError as exc:
                 pending[index] = str(exc)
 
-    async with asyncio.TaskGroup() as group:
-        for _ in range(max(1, min(workers, len(items)))):
-            group.create_task(worker())
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(max(1, min(workers, len(items)))):
+                group.create_task(worker())
+    except ExceptionGroup as failed:  # a store or programming error: surface it as itself
+        raise failed.exceptions[0] from None
     return (
         [done[i] for i in sorted(done)],
         [Pending(items[i], pending[i]) for i in sorted(pending)],

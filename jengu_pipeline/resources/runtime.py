@@ -47,7 +47,10 @@ class ProviderResource(dg.ConfigurableResource):
 
     store_url: str = Field(
         default="",
-        description="CRM store holding quotas, the result cache and the call ledger; empty = JENGU_ settings.",
+        description=(
+            "CRM store holding quotas, the result cache and the call ledger. Leave empty to resolve it from "
+            "JENGU_ settings when a step runs (a PostgreSQL URL may carry a password: keep it out of config)."
+        ),
     )
 
     _store: CallStore = PrivateAttr()

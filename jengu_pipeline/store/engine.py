@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import io
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -156,6 +157,22 @@ _PG_TYPES = {pl.String: "TEXT", pl.Int64: "BIGINT", pl.Int32: "INTEGER", pl.Bool
              pl.Float64: "DOUBLE PRECISION", pl.Null: "TEXT"}
 
 
+_duckdb_locks: dict[str, threading.RLock] = {}
+_duckdb_locks_guard = threading.Lock()
+
+
+def _duckdb_file_lock(url: StoreUrl) -> threading.RLock:
+    """One transaction at a time per DuckDB file within this process.
+
+    DuckDB has one writer anyway; threads opening the same file at once otherwise fail with "unique file
+    handle conflict", and racing ``INSERT ... ON CONFLICT`` statements with spurious duplicate keys.
+    Other processes are kept out by DuckDB's own file lock.
+    """
+    key = str(Path(url.target).resolve())
+    with _duckdb_locks_guard:
+        return _duckdb_locks.setdefault(key, threading.RLock())
+
+
 def _is_retryable(error: BaseException) -> bool:
     if isinstance(error, duckdb.IOException):
         return "lock" in str(error).lower()
@@ -192,6 +209,11 @@ class Engine:
 
     @contextmanager
     def _open(self, read_only: bool) -> Iterator[Tx]:
+        with _duckdb_file_lock(self.url) if self.backend == "duckdb" else nullcontext(), self._opened(read_only) as tx:
+            yield tx
+
+    @contextmanager
+    def _opened(self, read_only: bool) -> Iterator[Tx]:
         connection = self._connect(read_only)
         try:
             if self.backend == "duckdb":

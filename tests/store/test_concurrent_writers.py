@@ -28,3 +28,15 @@ def test_processes_write_concurrently_and_lose_nothing(store: CrmStore, store_ur
     assert store.quota_used("shared") == 3 * WRITES_PER_PROCESS
     titles = store.query("SELECT title FROM activities")["title"].to_list()
     assert len(set(titles)) == 3 * WRITES_PER_PROCESS
+
+
+def test_threads_of_one_process_share_the_store_safely(store: CrmStore) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def reserve(_: int) -> bool:
+        return store.reserve_quota("threads", 1, daily_limit=25)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        granted = list(pool.map(reserve, range(40)))
+    assert granted.count(True) == 25
+    assert store.quota_used("threads") == 25
