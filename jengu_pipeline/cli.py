@@ -36,9 +36,6 @@ PROVIDER_VARIABLES = {
 }
 """Which environment variable configures each provider. Health reports names only, never values."""
 
-SAMPLE_FILE = PROJECT_ROOT / "data" / "sample" / "sales_navigator_sample.csv"
-
-
 def emit_json(payload: dict[str, Any]) -> None:
     """One JSON object on the last line: the stable, machine-readable contract of ``--json``."""
     click.echo(json.dumps(payload, default=str, ensure_ascii=False))
@@ -178,17 +175,13 @@ def export(table: str, out: Path, where: str | None) -> None:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Last line: one JSON object summarising the run.")
 def demo(as_json: bool) -> None:
-    """Run the pipeline end to end on the embedded default (DuckDB, sandbox data, no keys needed)."""
-    settings = get_settings()
-    batch = _import(SAMPLE_FILE, quiet=as_json)
-    store = open_store(settings.store_url)
-    totals = {t: store.count(t) for t in ("prospects", "rejected_rows", "activities")}
-    summary = {"home": str(settings.home), "store": store.display_url, "batch": batch, "totals": totals}
+    """Run the main job on the sample batch, every provider played by the loopback SANDBOX (no keys, no
+    internet), and measure the result against the sandbox's ground truth."""
+    from jengu_pipeline.demo import run_demo
+
+    summary = run_demo(get_settings(), quiet=as_json)
     if as_json:
         emit_json(summary)
-    else:
-        click.echo(f"store {store.display_url}: " + ", ".join(f"{n} {t}" for t, n in totals.items()))
-        click.echo("next: `jengu dev` opens the Dagster UI on http://127.0.0.1:3000")
 
 
 @main.command()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dagster as dg
 
+from jengu_pipeline.assets.enrich import websites, websites_domains_resolvable
 from jengu_pipeline.assets.ingest import (
     prospects_and_rejects,
     prospects_rows_conserved,
     prospects_unique_active_identity,
     raw_prospects,
 )
-from jengu_pipeline.resources.store import CrmStoreResource
+from jengu_pipeline.resources.wiring import resources
 from jengu_pipeline.sensors.drop_folder import prospect_drop_sensor
 
 ingest_job = dg.define_asset_job(
@@ -20,12 +21,19 @@ ingest_job = dg.define_asset_job(
     tags={"jengu/lane": "ingest"},
 )
 
+prospect_batch_job = dg.define_asset_job(
+    name="prospect_batch_job",
+    selection=dg.AssetSelection.groups("ingest", "enrich"),
+    description="The main job for one batch: import it, then find each prospect's hotel website.",
+    tags={"jengu/lane": "ingest"},
+)
+
 
 defs = dg.Definitions(
-    assets=[raw_prospects, prospects_and_rejects],
-    asset_checks=[prospects_rows_conserved, prospects_unique_active_identity],
-    jobs=[ingest_job],
+    assets=[raw_prospects, prospects_and_rejects, websites],
+    asset_checks=[prospects_rows_conserved, prospects_unique_active_identity, websites_domains_resolvable],
+    jobs=[ingest_job, prospect_batch_job],
     sensors=[prospect_drop_sensor],
-    resources={"store": CrmStoreResource()},
+    resources=resources(),
     executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
 )

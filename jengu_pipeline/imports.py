@@ -35,8 +35,8 @@ class ImportResult:
 
 
 def import_file(path: Path, settings: Settings, instance: dg.DagsterInstance,
-                progress: ProgressCallback | None = None) -> ImportResult:
-    """Stage ``path`` as a batch, register its partition and materialise the ingest assets for it now."""
+                progress: ProgressCallback | None = None, job_name: str = "ingest_job") -> ImportResult:
+    """Stage ``path`` as a batch, register its partition and run ``job_name`` (the ingest assets) for it now."""
     from jengu_pipeline.definitions import defs
 
     if not path.is_file():
@@ -44,7 +44,7 @@ def import_file(path: Path, settings: Settings, instance: dg.DagsterInstance,
     staged = stage_file(path, settings.home, list(instance.get_dynamic_partitions(PROSPECT_BATCHES)))
     if not instance.has_dynamic_partition(PROSPECT_BATCHES, staged.key):
         instance.add_dynamic_partitions(PROSPECT_BATCHES, [staged.key])
-    job = defs.resolve_job_def("ingest_job")
+    job = defs.resolve_job_def(job_name)
     run_id = str(uuid.uuid4())
     outcome: dict[str, dg.ExecuteInProcessResult | BaseException] = {}
 

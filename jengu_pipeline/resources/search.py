@@ -43,7 +43,8 @@ BRAVE_BASE_URL = "https://api.search.brave.com"
 GOOGLE_BASE_URL = "https://www.googleapis.com"
 DUCKDUCKGO_BASE_URL = "https://html.duckduckgo.com"
 BROWSER_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-TIERS = ("llm_guess", "searxng", "duckduckgo", "brave", "google_cse")
+TIERS = ("searxng", "duckduckgo", "brave", "google_cse", "llm_guess")
+"""Default order: key-free and lasting tiers first, paid ones next, the LLM's guess as the last resort."""
 SEARCH_CACHE_TTL = 90 * 86400  # a hotel's website rarely moves: a query is worth keeping for a season
 
 

@@ -13,7 +13,7 @@ PROSPECT_FILE_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
 @dg.sensor(
-    target=dg.AssetSelection.groups("ingest"),
+    target=dg.AssetSelection.groups("ingest", "enrich"),
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Registers each new file in the drop folder as a prospect batch and materialises it.",

@@ -1,0 +1,73 @@
+"""`jengu demo`: the main job on the sample batch against the SANDBOX, measured against its ground truth.
+
+The sandbox is started in this process on loopback and every provider resource is pointed at it through the
+JENGU_* variables it exports, before the Definitions are loaded. Nothing here can reach a real provider,
+host or inbox: the sample and the world use reserved TLDs only.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from jengu_pipeline.imports import ImportFailedError, import_file
+from jengu_pipeline.instance import PROJECT_ROOT, dagster_instance
+from jengu_pipeline.sandbox import start_sandbox
+from jengu_pipeline.settings import Settings
+from jengu_pipeline.store import CrmStore, open_store
+
+SAMPLE_FILE = PROJECT_ROOT / "data" / "sample" / "sales_navigator_sample.csv"
+SANDBOX_SEED = 7
+"""The seed the sample file was generated from: the demo's world must be the same one."""
+
+
+def run_demo(settings: Settings, *, quiet: bool) -> dict[str, Any]:
+    with start_sandbox(settings.home, seed=SANDBOX_SEED) as sandbox:
+        os.environ.update({k: v for k, v in sandbox.env.items() if k != "JENGU_HOME"})
+        instance = dagster_instance(settings)
+        try:
+            result = import_file(SAMPLE_FILE, settings, instance, job_name="prospect_batch_job")
+        except ImportFailedError as error:
+            raise click.ClickException(str(error)) from error
+        truth = {person["linkedin_url"]: hotel["domain"]
+                 for hotel in sandbox.world.ground_truth()["hotels"] for person in hotel["staff"]}
+    store = open_store(settings.store_url)
+    summary = {
+        "home": str(settings.home),
+        "store": store.display_url,
+        "sandbox": True,
+        "batch": result.summary.__dict__,
+        "totals": {t: store.count(t) for t in ("prospects", "rejected_rows", "websites", "activities")},
+        "websites": website_accuracy(store, result.batch_id, truth),
+        "provider_calls": provider_calls(store),
+    }
+    if not quiet:
+        batch, websites = result.summary, summary["websites"]
+        click.echo(f"SANDBOX demo, store {store.display_url}")
+        click.echo(f"  batch {batch.batch_id}: {batch.rows} rows, {batch.accepted} accepted "
+                   f"({batch.new_prospects} new, {batch.duplicates} duplicates), {batch.rejected} rejected")
+        click.echo(f"  websites: found for {websites['found']} of {websites['prospects']} prospects, "
+                   f"{websites['correct']} correct against the sandbox's ground truth")
+        for call in summary["provider_calls"]:
+            click.echo(f"  provider {call['provider']:<12} {call['outcome']:<15} {call['calls']:>4} calls "
+                       f"{call['cost_units']:>4} units")
+        click.echo("next: `./jengu dev` opens the Dagster UI on http://127.0.0.1:3000")
+    return summary
+
+
+def website_accuracy(store: CrmStore, batch_id: str, truth: dict[str, str]) -> dict[str, int]:
+    """Prospects of the batch with a known true hotel (by LinkedIn URL), how many got a website, how many right."""
+    rows = store.query(
+        "SELECT p.linkedin_url, p.website FROM prospects p WHERE p.batch_id = ? AND p.company IS NOT NULL",
+        [batch_id]).rows()
+    known = [(truth[url], website) for url, website in rows if url in truth]
+    return {"prospects": len(known), "found": sum(1 for _, website in known if website is not None),
+            "correct": sum(1 for true, website in known if website == true)}
+
+
+def provider_calls(store: CrmStore) -> list[dict[str, Any]]:
+    return store.query(
+        "SELECT provider, outcome, count(*) AS calls, sum(cost_units) AS cost_units FROM provider_calls"
+        " GROUP BY provider, outcome ORDER BY provider, outcome").to_dicts()

@@ -1,0 +1,74 @@
+"""The Definitions' resources, configured from JENGU_* environment variables.
+
+Secrets are wired as ``dg.EnvVar`` (resolved when a run starts, shown by name only in the UI); a secret whose
+variable is unset leaves its provider unconfigured instead of failing every run. Base URLs and models are
+not secret and are read here, so ``jengu sandbox``'s ``sandbox.env`` points every resource at the sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import dagster as dg
+
+from jengu_pipeline.resources.alerts import AlertsResource
+from jengu_pipeline.resources.calls import ProviderLimits
+from jengu_pipeline.resources.llm import LlmResource
+from jengu_pipeline.resources.search import SearchResource
+from jengu_pipeline.resources.store import CrmStoreResource
+from jengu_pipeline.resources.verify import VerifierResource
+
+
+def secret(variable: str) -> dg.EnvVar | str:
+    """The variable as an EnvVar when it is set, else empty (the provider stays off)."""
+    return dg.EnvVar(variable) if os.environ.get(variable) else ""
+
+
+def overrides(**fields: str) -> dict[str, Any]:
+    """Non-secret fields whose variable is set; unset ones keep the resource's production default."""
+    return {field: os.environ[variable] for field, variable in fields.items() if os.environ.get(variable)}
+
+
+def sandbox_mode() -> bool:
+    """JENGU_SANDBOX=1 (set by `jengu sandbox` / the demo): every provider is a loopback emulator."""
+    return os.environ.get("JENGU_SANDBOX") == "1"
+
+
+def keyless_search_limits() -> dict[str, Any]:
+    """Production keeps the polite per-second rates of public SearXNG / DuckDuckGo; the sandbox can take more."""
+    if not sandbox_mode():
+        return {}
+    fast = ProviderLimits(concurrency=8, rate_per_second=200.0, burst=20)
+    return {"searxng_limits": fast, "duckduckgo_limits": fast}
+
+
+def llm_resource() -> LlmResource:
+    return LlmResource(
+        api_key=secret("JENGU_LLM_API_KEY"),
+        anthropic_api_key=secret("JENGU_ANTHROPIC_API_KEY"),
+        **overrides(base_url="JENGU_LLM_BASE_URL", model="JENGU_LLM_MODEL",
+                    anthropic_base_url="JENGU_ANTHROPIC_BASE_URL", anthropic_model="JENGU_ANTHROPIC_MODEL"),
+    )
+
+
+def resources() -> dict[str, dg.ConfigurableResource]:
+    return {
+        "store": CrmStoreResource(),
+        "search": SearchResource(
+            llm=llm_resource(),
+            brave_api_key=secret("JENGU_BRAVE_API_KEY"),
+            google_api_key=secret("JENGU_GOOGLE_CSE_API_KEY"),
+            google_enabled=bool(os.environ.get("JENGU_GOOGLE_CSE_API_KEY")),
+            **overrides(brave_base_url="JENGU_BRAVE_BASE_URL", google_base_url="JENGU_GOOGLE_CSE_BASE_URL",
+                        google_cx="JENGU_GOOGLE_CSE_CX", searxng_base_url="JENGU_SEARXNG_BASE_URL",
+                        duckduckgo_base_url="JENGU_DUCKDUCKGO_BASE_URL"),
+            **keyless_search_limits(),
+        ),
+        "verifier": VerifierResource(
+            millionverifier_api_key=secret("JENGU_MILLIONVERIFIER_API_KEY"),
+            **overrides(millionverifier_base_url="JENGU_MILLIONVERIFIER_BASE_URL"),
+        ),
+        "llm": llm_resource(),
+        "alerts": AlertsResource(webhook_url=secret("JENGU_ALERT_WEBHOOK_URL")),
+    }
