@@ -34,23 +34,25 @@ def run_demo(settings: Settings, *, quiet: bool) -> dict[str, Any]:
         truth = {person["linkedin_url"]: hotel["domain"]
                  for hotel in sandbox.world.ground_truth()["hotels"] for person in hotel["staff"]}
     store = open_store(settings.store_url)
-    summary = {
+    websites = website_accuracy(store, result.batch_id, truth)
+    calls = provider_calls(store)
+    summary: dict[str, Any] = {
         "home": str(settings.home),
         "store": store.display_url,
         "sandbox": True,
         "batch": result.summary.__dict__,
         "totals": {t: store.count(t) for t in ("prospects", "rejected_rows", "websites", "activities")},
-        "websites": website_accuracy(store, result.batch_id, truth),
-        "provider_calls": provider_calls(store),
+        "websites": websites,
+        "provider_calls": calls,
     }
     if not quiet:
-        batch, websites = result.summary, summary["websites"]
+        batch = result.summary
         click.echo(f"SANDBOX demo, store {store.display_url}")
         click.echo(f"  batch {batch.batch_id}: {batch.rows} rows, {batch.accepted} accepted "
                    f"({batch.new_prospects} new, {batch.duplicates} duplicates), {batch.rejected} rejected")
         click.echo(f"  websites: found for {websites['found']} of {websites['prospects']} prospects, "
                    f"{websites['correct']} correct against the sandbox's ground truth")
-        for call in summary["provider_calls"]:
+        for call in calls:
             click.echo(f"  provider {call['provider']:<12} {call['outcome']:<15} {call['calls']:>4} calls "
                        f"{call['cost_units']:>4} units")
         click.echo("next: `./jengu dev` opens the Dagster UI on http://127.0.0.1:3000")
