@@ -283,7 +283,16 @@ def test_header_with_unclosed_quote_is_unreadable(tmp_path: Path) -> None:
     [
         'Email,Notes\r\na@x.test,"one\ntwo"\r\n\r\nb@x.test,"x"\r\n',
         "Email,Company,\na@x.test,A,\nb@x.test,B,,extra\n\n",
+        'Email,Notes\na@x.test,"one\ntwo",\nb@x.test,"three\nfour",\n',  # trailing delimiters
         'Email,Notes\n"a@x.test","say ""hi"""\n"b, c",\n',
+        'Email,Notes\na@x.test,5" screen\nb@x.test,"x\ny"\n',  # a quote inside an unquoted field
+        'Email,Notes\na@x.test,"x" y\nb@x.test,z\n',  # text after a closing quote
+        'Email,Notes\na@x.test,"open\n' + "b,c\n" * 25,  # a runaway quote
+        'Email,Notes\na@x.test,"open\n' + "b,c\n" * 5,  # a quote open until the end of the file
+        "Email,Notes\n" + "".join(f'{n}@x.test,"{n}\n' for n in range(pf._MAX_RESYNCS)) + "z@x.test,z\n",
+        'Email,Notes\na@x.test,"x\nb@x.test,"y",z\n',  # two stray quotes pairing up into a ragged record
+        'Email,Notes\na@x.test,"x\ny",z\nb@x.test,w\n',  # a sound quoted newline, but in a ragged record
+        "Email,Notes\na@x.test,y\n" + "x," * 70 + "\n" + '"' + "x," * 70 + '"\n',  # many delimiters
     ],
 )
 def test_fast_path_agrees_with_the_csv_module(tmp_path: Path, content: str) -> None:
@@ -295,10 +304,8 @@ def test_fast_path_agrees_with_the_csv_module(tmp_path: Path, content: str) -> N
 @pytest.mark.parametrize(
     "content",
     [
-        'Email,Notes\na@x.test,5" screen\nb@x.test,x\n',  # quote inside an unquoted field
-        'Email,Notes\na@x.test,"x" y\n',  # text after a closing quote
         "Email,Notes\ra@x.test,x\r",  # lone carriage returns
-        'Email,Notes\na@x.test,"open\n' + "b,c\n" * 25,  # runaway quote
+        "Email,Notes\n" + "".join(f'{n}@x.test,"{n}\n' for n in range(3 * pf._MAX_RESYNCS)),  # many stray quotes
     ],
 )
 def test_fast_path_declines_what_only_the_csv_module_reads_right(tmp_path: Path, content: str) -> None:

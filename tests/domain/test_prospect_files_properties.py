@@ -47,7 +47,7 @@ def read_file(content: bytes) -> pf.FileReadout:
 
 
 @SETTINGS
-@given(st.binary(max_size=3000))
+@given(st.binary(max_size=3000) | st.binary(max_size=3000).map(lambda tail: b"Email,Company\n" + tail))
 def test_any_bytes_give_a_readout_or_a_prospect_file_error(content: bytes) -> None:
     outcome: pf.FileReadout | ProspectFileError
     try:
@@ -58,6 +58,8 @@ def test_any_bytes_give_a_readout_or_a_prospect_file_error(content: bytes) -> No
         assert str(outcome).startswith("prospects.csv: ")
     else:
         assert outcome.rows.columns == ["line_number", "raw", "error", *pf.CANONICAL_FIELDS]
+        assert outcome.rows["line_number"].is_sorted()
+        assert outcome.rows["line_number"].n_unique() == outcome.rows.height
 
 
 @SETTINGS
@@ -142,10 +144,17 @@ def test_what_a_csv_writer_wrote_is_read_back(table: Table) -> None:
 
 
 @SETTINGS
-@given(st.lists(st.sampled_from(['"', '""', ",", "\n", "\r\n", " ", "é", "a", "x,y", '"q"', "\n\n"]),
-                max_size=40).map("".join))
-def test_fast_path_agrees_with_the_csv_module_whenever_it_accepts_a_file(body: str) -> None:
-    text = "Email,Company,Notes\r\n" + body
+@given(
+    st.sampled_from([",", ";", "\t", "|"]),
+    st.integers(2, 4),
+    st.lists(
+        st.sampled_from(['"', '""', ",", ";", "|", "\t", "\n", "\r\n", " ", "é", "a", "x,y", '"q"', "\n\n", ',"',
+                         '",', "\n" * 21]),
+        max_size=60,
+    ).map("".join),
+)
+def test_fast_path_agrees_with_the_csv_module_whenever_it_accepts_a_file(delimiter: str, width: int, body: str) -> None:
+    text = delimiter.join(["Email", "Company", "Notes", "City"][:width]) + "\r\n" + body
     layout = pf._find_layout(Path("prospects.csv"), text.encode())
     columns = pf._map_columns(layout.header, layout.sample_rows)
     fast = pf._read_fast(text.encode(), layout, sorted(columns))
