@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -116,34 +117,30 @@ def _first_line(error: BaseException) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Last line: one JSON object with the batch's counts.")
 def import_command(file: Path, as_json: bool) -> None:
     """Import a prospect FILE (Sales Navigator export or CSV) as a batch and materialise it now."""
-    summary = _import(file, as_json)
-    if as_json:
-        emit_json(summary)
-
-
-def _import(file: Path, quiet: bool) -> dict[str, Any]:
-    from jengu_pipeline.imports import ImportFailedError, import_file
+    from jengu_pipeline.imports import ImportFailedError, ProgressCallback, import_file
 
     settings = get_settings()
     instance = dagster_instance(settings)
-    show_bar = not quiet and sys.stderr.isatty()
-    with click.progressbar(length=1, label=f"importing {file.name}", file=sys.stderr) as bar:
+    with ExitStack() as stack:
+        progress: ProgressCallback | None = None
+        if not as_json and sys.stderr.isatty():
+            bar = stack.enter_context(click.progressbar(length=1, label=f"importing {file.name}", file=sys.stderr))
 
-        def progress(done: int, total: int) -> None:
-            if show_bar:
+            def progress(done: int, total: int) -> None:
                 bar.length = total
                 bar.update(done - bar.pos)
 
         try:
-            result = import_file(file, settings, instance, progress)
+            summary = import_file(file, settings, instance, progress).summary
         except ImportFailedError as error:
             raise click.ClickException(str(error)) from error
-    summary = result.summary
-    if not quiet:
+    if as_json:
+        emit_json({"batch_id": summary.batch_id, "rows": summary.rows, "accepted": summary.accepted,
+                   "rejected": summary.rejected, "duplicates": summary.duplicates,
+                   "new_prospects": summary.new_prospects})
+    else:
         click.echo(f"batch {summary.batch_id}: {summary.rows} rows, {summary.accepted} accepted "
                    f"({summary.new_prospects} new, {summary.duplicates} duplicates), {summary.rejected} rejected")
-    return {"batch_id": summary.batch_id, "rows": summary.rows, "accepted": summary.accepted,
-            "rejected": summary.rejected, "duplicates": summary.duplicates, "new_prospects": summary.new_prospects}
 
 
 EXPORTABLE_TABLES = ("prospects", "rejected_rows", "activities")
