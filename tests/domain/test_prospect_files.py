@@ -183,6 +183,29 @@ def test_lone_carriage_returns_end_lines(tmp_path: Path) -> None:
         (2, 'a@x.test,"x\ry"', "a@x.test"), (4, "b@x.test,z", "b@x.test")]
 
 
+def test_a_long_file_is_read_whole_past_the_sample_the_layout_comes_from(tmp_path: Path) -> None:
+    """The header and mapping come from the first 64 KB; a record crossing that limit stays whole."""
+    body = "".join(f'p{n}@x.test,"Notes {n}\r\nsecond line, with a comma"\r\n' for n in range(4000))
+    readout = read(tmp_path, "Email,Notes\r\n" + body)
+    assert readout.rows.height == 4000
+    assert readout.rows["line_number"].to_list() == list(range(2, 8002, 2))
+    assert readout.rows["raw"][3999] == 'p3999@x.test,"Notes 3999\r\nsecond line, with a comma"'
+    assert readout.rows["error"].null_count() == 4000
+
+
+def test_many_records_through_the_slow_path(tmp_path: Path) -> None:
+    """Lone carriage returns send the whole file to the csv module, whose output is built in batches."""
+    readout = read(tmp_path, "Email\r" + "".join(f"p{n}@x.test\r" for n in range(120_000)))
+    assert readout.rows.height == 120_000
+    assert readout.rows["line_number"].to_list() == list(range(2, 120_002))
+    assert readout.rows["email"][-1] == "p119999@x.test"
+
+
+def test_emoji_and_other_astral_characters(tmp_path: Path) -> None:
+    readout = read(tmp_path, "Full Name,Company\nZoë 🚀 Smith,𝐇𝐨𝐭𝐞𝐥 Ω\n")
+    assert rows(readout, "full_name", "company") == [("Zoë 🚀 Smith", "𝐇𝐨𝐭𝐞𝐥 Ω")]
+
+
 def test_doubled_quotes_and_quoted_delimiters(tmp_path: Path) -> None:
     readout = read(tmp_path, 'Company,Title\n"The ""Grand"" Hotel, Paris","GM, ""acting"""\n')
     assert rows(readout, "company", "title") == [('The "Grand" Hotel, Paris', 'GM, "acting"')]
@@ -441,6 +464,13 @@ def test_url_column_holding_linkedin_profiles_is_a_linkedin_url(tmp_path: Path) 
     assert readout.rows["website"].to_list() == [None, None, None]
 
 
+def test_repeated_header_names_take_the_first_non_empty_value(tmp_path: Path) -> None:
+    readout = read(tmp_path, "Email,Company,Email\n,A,second@x.test\nfirst@x.test,B,second@x.test\n")
+    assert readout.header == ["Email", "Company", "Email"]
+    assert readout.mapping == {"Email": "email", "Company": "company"}
+    assert readout.rows["email"].to_list() == ["second@x.test", "first@x.test"]
+
+
 def test_url_column_holding_company_websites_is_a_website(tmp_path: Path) -> None:
     readout = read(tmp_path, "Name,URL\nAda,https://hotel-ada.test\n")
     assert readout.mapping == {"Name": "full_name", "URL": "website"}
@@ -480,6 +510,9 @@ def test_file_without_a_recognisable_column_lists_what_it_found(tmp_path: Path) 
     assert caught.value.path == tmp_path / "x.csv"
 
 
-def test_missing_file_is_refused_naming_the_file(tmp_path: Path) -> None:
+def test_missing_file_or_directory_is_refused_naming_it(tmp_path: Path) -> None:
     with pytest.raises(ProspectFileError, match=r"^nowhere\.csv: cannot be read"):
         read_prospect_file(tmp_path / "nowhere.csv")
+    (tmp_path / "folder.csv").mkdir()
+    with pytest.raises(ProspectFileError, match=r"^folder\.csv: cannot be read"):
+        read_prospect_file(tmp_path / "folder.csv")
