@@ -52,6 +52,8 @@ LAST_NAME_THRESHOLD = 90
 COMPANY_THRESHOLD = 85
 MAX_BLOCK_ROWS = 50
 
+IDENTIFIERS = ("linkedin_url", "_email")
+"""Exact identifiers: rows that both carry one and disagree are never merged by fuzzy name matching."""
 OUTPUT_COLUMNS = ("prospect_id", "is_duplicate", "duplicate_of_line", "match_rule")
 _EXISTING_COLUMNS = ("prospect_id", "linkedin_url", "email", "name_key", "company_key")
 
@@ -88,10 +90,11 @@ def _blocks(batch: pl.DataFrame, existing: pl.DataFrame) -> tuple[pl.DataFrame, 
     still compared on its names.
     """
     columns = ("_first", "_last", "company_key")
+    carried = (*columns, *IDENTIFIERS)
     both = pl.concat(
         [
-            batch.select(pl.lit(0).alias("_side"), pl.col("_row").cast(pl.Int64).alias("_id"), *columns),
-            existing.select(pl.lit(1).alias("_side"), pl.col("_index").cast(pl.Int64).alias("_id"), *columns),
+            batch.select(pl.lit(0).alias("_side"), pl.col("_row").cast(pl.Int64).alias("_id"), *carried),
+            existing.select(pl.lit(1).alias("_side"), pl.col("_index").cast(pl.Int64).alias("_id"), *carried),
         ]
     ).filter(pl.all_horizontal(pl.col(columns).is_not_null()))
     company_word = pl.col("company_key").str.split_exact(" ", 1).struct.field("field_0")
@@ -116,12 +119,18 @@ Person = tuple[str, str, str]
 """(first name, last name, company_key) as compared by fuzzy matching."""
 
 
+def _numbers(company: str) -> set[str]:
+    return {token for token in company.split() if token.isdigit()}
+
+
 def same_person(a: Person, b: Person) -> bool:
     """Fuzzy rule: last names >= 90, first names >= 85 with the same initial, companies >= 85
-    (token_set_ratio, so "bellevue" matches "bellevue palace")."""
+    (token_set_ratio, so "bellevue" matches "bellevue palace") carrying the same numbers ("Ibis Paris 12"
+    is not "Ibis Paris 15")."""
     (first_a, last_a, company_a), (first_b, last_b, company_b) = a, b
     return bool(
         first_a[:1] == first_b[:1]
+        and _numbers(company_a) == _numbers(company_b)
         and fuzz.ratio(last_a, last_b, score_cutoff=LAST_NAME_THRESHOLD)
         and fuzz.ratio(first_a, first_b, score_cutoff=FIRST_NAME_THRESHOLD)
         and (company_a == company_b or fuzz.token_set_ratio(company_a, company_b, score_cutoff=COMPANY_THRESHOLD))
@@ -133,6 +142,10 @@ def _fuzzy_pairs(left: pl.DataFrame, right: pl.DataFrame, *, same_side: bool) ->
     pairs = left.join(right, on="_block", suffix="_right")
     if same_side:
         pairs = pairs.filter(pl.col("_id") < pl.col("_id_right"))
+    for identifier in IDENTIFIERS:  # two different LinkedIn profiles (or personal emails) are two people
+        conflict = pl.col(identifier).is_not_null() & pl.col(f"{identifier}_right").is_not_null() & (
+            pl.col(identifier) != pl.col(f"{identifier}_right"))
+        pairs = pairs.filter(~conflict)
     keep = [
         same_person(row[:3], row[3:])
         for row in pairs.select(
@@ -142,9 +155,26 @@ def _fuzzy_pairs(left: pl.DataFrame, right: pl.DataFrame, *, same_side: bool) ->
     return pairs.filter(pl.Series(keep, dtype=pl.Boolean)).select("_id", "_id_right")
 
 
-def _components(left: list[int], right: list[int]) -> dict[int, int]:
-    """Union-find over batch positions; each linked position -> smallest position of its cluster."""
+def _components(
+    left: list[int], right: list[int], guarded: list[bool], identities: dict[int, dict[str, str]]
+) -> dict[int, int]:
+    """Union-find over batch positions; each linked position -> smallest position of its cluster.
+
+    A guarded (fuzzy) edge never joins two clusters that already carry different values of an exact
+    identifier: "S. Pemberton" without a profile must not glue together two Pembertons whose LinkedIn
+    profiles differ. ``identities`` maps a position to its identifier values; edges come strongest first.
+    """
     parent: dict[int, int] = {}
+    known: dict[int, dict[str, set[str]]] = {}
+
+    def identifiers(root: int) -> dict[str, set[str]]:
+        if root not in known:
+            known[root] = {kind: {value} for kind, value in identities.get(root, {}).items()}
+        return known[root]
+
+    def conflict(root_a: int, root_b: int) -> bool:
+        ids_a, ids_b = identifiers(root_a), identifiers(root_b)
+        return any(kind in ids_b and not ids_a[kind] & ids_b[kind] for kind in ids_a)
 
     def find(node: int) -> int:
         root = node
@@ -154,12 +184,17 @@ def _components(left: list[int], right: list[int]) -> dict[int, int]:
             parent[node], node = root, parent[node]
         return root
 
-    for a, b in zip(left, right, strict=True):
+    for a, b, is_guarded in zip(left, right, guarded, strict=True):
         root_a, root_b = find(a), find(b)
-        if root_a != root_b:
-            parent.setdefault(root_a, root_a)
-            parent.setdefault(root_b, root_b)
-            parent[max(root_a, root_b)] = min(root_a, root_b)
+        if root_a == root_b or (is_guarded and conflict(root_a, root_b)):
+            continue
+        parent.setdefault(root_a, root_a)
+        parent.setdefault(root_b, root_b)
+        low, high = min(root_a, root_b), max(root_a, root_b)
+        merged = identifiers(low)
+        for kind, values in identifiers(high).items():
+            merged.setdefault(kind, set()).update(values)
+        parent[high] = low
     return {node: find(node) for node in list(parent)}
 
 
@@ -248,7 +283,20 @@ def assign_prospects(batch: pl.DataFrame, existing: pl.DataFrame, batch_id: str)
         ]
     )
 
-    roots = _components(edges.get_column("_a").to_list(), edges.get_column("_b").to_list())
+    linked = pl.concat([edges.get_column("_a"), edges.get_column("_b")]).unique()
+    identities = {
+        row: {kind: value for kind, value in zip(IDENTIFIERS, values, strict=True) if value is not None}
+        for row, *values in work.filter(pl.col("_row").is_in(linked.implode()))
+        .select("_row", *IDENTIFIERS)
+        .iter_rows()
+        if any(value is not None for value in values)
+    }
+    roots = _components(
+        edges.get_column("_a").to_list(),
+        edges.get_column("_b").to_list(),
+        (edges.get_column("_rank") == rank["name+company"]).to_list(),
+        identities,
+    )
     clusters = pl.DataFrame(
         {"_row": list(roots), "_root": list(roots.values())}, schema={"_row": pl.UInt32, "_root": pl.UInt32}
     )

@@ -102,7 +102,9 @@ _KEPT_VOCABULARY_FIELDS = frozenset(
 )
 
 
+@functools.cache
 def _lexicon_words() -> dict[str, frozenset[str]]:
+    """nameparser's word lists (titles, suffix_acronyms, particles...) by name."""
     lexicon = Lexicon.default()
     fields = {field.name: getattr(lexicon, field.name) for field in dataclasses.fields(lexicon)}
     return {name: frozenset(map(str, value)) for name, value in fields.items() if isinstance(value, frozenset)}
@@ -265,19 +267,19 @@ def _ascii_names(values: pl.Series) -> pl.Series:
     ).to_series()
 
 
-def _plain_name_words(words: pl.Series, vocabulary: frozenset[str]) -> pl.Series:
-    """The ``words`` for which :func:`_is_plain_name_word` holds, computed by polars."""
+def _unplain_name_words(words: pl.Series, vocabulary: frozenset[str]) -> pl.Series:
+    """The distinct ``words`` for which :func:`_is_plain_name_word` fails, found by polars
+    (usually a small set, cheap to look up)."""
     known = pl.lit(pl.Series(sorted(vocabulary), dtype=pl.Utf8)).implode()
     word = pl.col("word")
     lowered = word.str.to_lowercase()
     all_caps = (word.str.len_chars() > 1) & (word == word.str.to_uppercase()) & (word != lowered)
-    plain = (
-        word.str.contains(r"^\p{L}+(?:['’-]\p{L}+)*$")
-        & ~all_caps
-        & ~lowered.is_in(known)
-        & ~lowered.str.replace_all(r"['’-]", " ").str.split(" ").list.eval(pl.element().is_in(known)).list.any()
+    frame = pl.DataFrame({"word": words}, schema={"word": pl.Utf8})
+    odd = ~word.str.contains(r"^\p{L}+(?:['’-]\p{L}+)*$") | all_caps | lowered.is_in(known)
+    compound = frame.filter(~odd & word.str.contains(r"['’-]")).filter(
+        lowered.str.replace_all(r"['’-]", " ").str.split(" ").list.eval(pl.element().is_in(known)).list.any()
     )
-    return pl.DataFrame({"word": words}, schema={"word": pl.Utf8}).filter(plain).get_column("word")
+    return pl.concat([frame.filter(odd), compound]).get_column("word")
 
 
 # LinkedIn display-name junk: headline after a separator, emoji and other symbols.
@@ -324,39 +326,40 @@ def _name_columns(frame: pl.DataFrame) -> pl.DataFrame:
     opinion about are kept as they are without being parsed; the rest go to
     nameparser once per distinct value.
     """
-    cells = frame.select(
-        _per_distinct(frame, column, _strip_name_junk).alias(alias)
-        for column, alias in (("first_name", "first"), ("last_name", "last"), ("full_name", "full"))
+    cells = pl.DataFrame(
+        [
+            _strip_name_junk(frame.get_column(column)).alias(alias)
+            for column, alias in (("first_name", "first"), ("last_name", "last"), ("full_name", "full"))
+        ]
     )
     is_pair = pl.col("first").is_not_null() & pl.col("last").is_not_null()
     whole = pl.coalesce("full", "first")
-    written = pl.coalesce(pl.concat_str("first", "last", separator=" "), whole, "last")
     cells = cells.select(
         pl.when(is_pair).then("first").alias("first"),
         pl.when(is_pair | whole.is_null()).then("last").alias("last"),
         pl.when(is_pair).then(None).otherwise(whole).alias("full"),
-        (
-            (written.str.to_uppercase() != written.str.to_lowercase())
-            & ((written == written.str.to_uppercase()) | (written == written.str.to_lowercase()))
-        )
-        .fill_null(False)
-        .alias("capitalise"),
     )
+    # Written in one case only: some lower-case letters, or some capitals, not both.
+    has_lower, has_upper = (
+        pl.any_horizontal(pl.col(name).str.contains(letters) for name in ("first", "last", "full")).fill_null(False)
+        for letters in (r"\p{Ll}", r"[\p{Lu}\p{Lt}]")
+    )
+    cells = cells.with_columns((has_lower ^ has_upper).alias("capitalise"))
 
     words = pl.concat([cells.get_column(name).str.split(" ").explode() for name in ("first", "last", "full")])
     distinct_words = words.drop_nulls().unique()
-    cell_words = _plain_name_words(distinct_words, _CELL_VOCABULARY)
-    name_words = _plain_name_words(distinct_words, _NAME_VOCABULARY)
+    odd_in_cells = _unplain_name_words(distinct_words, _CELL_VOCABULARY)
+    odd_in_names = _unplain_name_words(distinct_words, _NAME_VOCABULARY)
 
-    def unchanged(column: str, plain_words: pl.Series) -> pl.Expr:
+    def unchanged(column: str, odd_words: pl.Series) -> pl.Expr:
         """Written in mixed case and made of plain words only."""
-        in_vocabulary = pl.element().is_in(pl.lit(plain_words).implode())
-        return ~pl.col("capitalise") & pl.col(column).str.split(" ").list.eval(in_vocabulary).list.all()
+        is_odd = pl.element().is_in(pl.lit(odd_words).implode())
+        return ~pl.col("capitalise") & ~pl.col(column).str.split(" ").list.eval(is_odd).list.any()
 
-    full_fast = unchanged("full", name_words) & (pl.col("full").str.count_matches(" ") == 1)
+    full_fast = unchanged("full", odd_in_names) & (pl.col("full").str.count_matches(" ") == 1)
     cells = cells.with_columns(
-        unchanged("first", cell_words).fill_null(False).alias("first_fast"),
-        unchanged("last", cell_words).fill_null(False).alias("last_fast"),
+        unchanged("first", odd_in_cells).fill_null(False).alias("first_fast"),
+        unchanged("last", odd_in_cells).fill_null(False).alias("last_fast"),
         full_fast.fill_null(False).alias("full_fast"),
     )
 
@@ -821,6 +824,8 @@ TEXT_COLUMNS = ("raw", "error", "first_name", "last_name", "full_name", "title",
                 "linkedin_url", "location", "city", "region", "country", "email", "phone")
 # Spreadsheet placeholders that mean "no value", in their usual spellings.
 PLACEHOLDERS = ("-", "--", "n/a", "#n/a", "null", "none", "undefined")
+PRIVATE_PROFILE_NAME = "linkedin member"
+"""What Sales Navigator exports show instead of the name of someone outside the viewer's network."""
 _PLACEHOLDER_SPELLINGS = sorted({form for word in PLACEHOLDERS for form in (word, word.upper(), word.title())})
 # Printable ASCII, single-spaced and trimmed, is already clean: only other values are cleaned.
 _NEEDS_CLEANING = r"[^ -~]|^ | $|  |^$"
@@ -882,6 +887,7 @@ def normalise_records(raw: pl.DataFrame) -> NormalisedBatch:
     """Split raw records into accepted (normalised, scored) and rejected rows.
 
     Rejection reasons, first that applies: ``error: <reader error>``, ``name: missing``,
+    ``name: private LinkedIn profile`` (Sales Navigator's "LinkedIn Member" stands for no one),
     ``email: <email-validator message>``, ``linkedin_url: not a LinkedIn profile URL``,
     ``unreachable: no company, LinkedIn URL or email``. A present but malformed email
     or LinkedIn URL rejects the row instead of being dropped silently: those fields
@@ -948,6 +954,8 @@ def normalise_records(raw: pl.DataFrame) -> NormalisedBatch:
         .then(pl.lit("error: ") + pl.col("error"))
         .when(pl.col("first_name").is_null() & pl.col("last_name").is_null())
         .then(pl.lit("name: missing"))
+        .when(pl.concat_str("first_name", "last_name", separator=" ").str.to_lowercase() == PRIVATE_PROFILE_NAME)
+        .then(pl.lit("name: private LinkedIn profile (\"LinkedIn Member\")"))
         .when(pl.col("email_reason").is_not_null())
         .then(pl.lit("email: ") + pl.col("email_reason"))
         .when(pl.col("linkedin_url").is_not_null() & pl.col("linkedin_canonical").is_null())

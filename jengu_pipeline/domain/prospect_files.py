@@ -113,7 +113,6 @@ _WHITESPACE = "".join(
     for code in (*range(0x09, 0x0E), 0x20, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B),
                  0x2028, 0x2029, 0x202F, 0x205F, 0x3000)
 )
-_BLANK = r"^\s*$"
 _NOT_BLANK = r"\S"
 _QUOTED_SECTION = '"[^"]*"'
 _LINE_BREAK = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
@@ -595,7 +594,7 @@ class _Lines:
         self.count = frame.height
         frame = frame.with_columns(  # in parallel
             parity=(body.str.count_matches('"', literal=True) % 2).cum_sum() % 2 == 1,
-            blank=body.str.contains(_BLANK),
+            blank=~body.str.contains(_NOT_BLANK),
             delimiters=body.str.count_matches(delimiter, literal=True),
             # whether the line, as a record of its own, is one polars reads as the csv module does
             ok=body.str.contains(_strict_record(delimiter)) & (body.str.len_bytes() <= csv.field_size_limit()),
@@ -612,6 +611,7 @@ class _Lines:
         self.frame = frame.with_columns(ok=pl.col("ok") & ~pl.col("index").is_in(too_wide))
 
     def blank_after(self, start: int) -> bool:
+        """Whether any line from `start` on is blank (or only whitespace)."""
         return bool(self.frame["blank"].slice(start).any())
 
     def records_from(self, anchor: int) -> tuple[pl.DataFrame, int | None]:
@@ -622,54 +622,61 @@ class _Lines:
             self.frame.slice(anchor)
             .with_columns(open_after=pl.col("parity") != flipped)
             .with_columns(continues=pl.col("open_after").shift(1, fill_value=False))
+            .filter(~pl.col("blank") | pl.col("continues"))
+            .with_columns(start=pl.when(~pl.col("continues")).then(pl.col("index")).forward_fill())
         )
-        unterminated = bool(lines["open_after"][-1])
-        lines = lines.filter(~pl.col("blank") | pl.col("continues"))
-        if lines.is_empty():
-            return _no_records(), None
-        records = self._group(lines.with_columns(record=(~pl.col("continues")).cum_sum()))
-        if unterminated:  # a quoted field runs to the end of the file
-            records = records.with_columns(ok=pl.col("ok") & (pl.int_range(pl.len()) < pl.len() - 1))
-        bad = records.filter(~pl.col("ok"))["line_number"].min()
-        if bad is None:
+        # The first record whose lines alone show it unsound: a line on its own that is not, a
+        # record spanning too many lines, the last one left open at the end of the file. Records
+        # past it are not looked at: parity may mean nothing there.
+        alone = ~pl.col("continues") & ~pl.col("continues").shift(-1, fill_value=False)
+        unsound = lines.filter(
+            (alone & ~pl.col("ok"))
+            | (pl.col("index") - pl.col("start") >= _MAX_RECORD_LINES)
+            | (pl.col("open_after") & (pl.int_range(pl.len()) == pl.len() - 1))
+        )["start"].min()
+        if unsound is not None:
+            lines = lines.filter(pl.col("index") < unsound)
+        records = self._group(lines)
+        starts = [] if unsound is None else [int(unsound)]  # type: ignore[arg-type]
+        unsound_spanning = records.filter(~pl.col("ok"))["line_number"].min()
+        if unsound_spanning is not None:
+            starts.append(int(unsound_spanning) - 1)  # type: ignore[arg-type]
+        if not starts:
             return records.drop("ok"), None
-        return records.filter(pl.col("line_number") < bad).drop("ok"), int(bad) - 1  # type: ignore[arg-type]
+        return records.filter(pl.col("line_number") <= min(starts)).drop("ok"), min(starts)
 
     def _group(self, lines: pl.DataFrame) -> pl.DataFrame:
-        """line_number, raw, line count and soundness per record, from its physical lines."""
-        spanning = lines.filter(pl.col("continues"))["record"].unique().implode()
-        single = lines.filter(~pl.col("record").is_in(spanning)).select(
+        """line_number, raw, line count, delimiter count and soundness of each record, from its lines."""
+        spanning = lines.filter(pl.col("continues"))["start"].unique().implode()
+        single = lines.filter(~pl.col("start").is_in(spanning)).select(
             line_number=pl.col("index").cast(pl.Int64) + 1,
             raw=pl.col("body"),
-            lines=pl.lit(1, dtype=pl.UInt32),
             delimiters=pl.col("delimiters"),
-            ok=pl.col("ok"),
+            ok=pl.lit(value=True),
         )
-        multi = lines.filter(pl.col("record").is_in(spanning))
+        multi = lines.filter(pl.col("start").is_in(spanning))
         if multi.is_empty():
             return single
         multi = (
             multi.with_columns(ending=self.endings.gather(multi["index"]))
-            .group_by("record", maintain_order=True)
+            .group_by("start", maintain_order=True)
             .agg(
                 line_number=pl.col("index").first().cast(pl.Int64) + 1,
                 raw=pl.concat_str("body", "ending").str.join("").str.strip_suffix("\n").str.strip_suffix("\r"),
-                lines=pl.len(),
                 delimiters=pl.col("delimiters").sum(),
             )
             .select(
                 "line_number",
                 "raw",
-                "lines",
                 "delimiters",
                 # A record spanning lines with fields past the header may be two stray quotes
                 # pairing up, which the csv module resolves; a trailing delimiter is fine.
-                ok=(pl.col("lines") <= _MAX_RECORD_LINES)
-                & (pl.col("raw").str.len_bytes() <= csv.field_size_limit())
+                ok=(pl.col("raw").str.len_bytes() <= csv.field_size_limit())
                 & pl.col("raw").str.contains(_strict_record(self.delimiter))
-                & pl.when(pl.col("raw").str.ends_with(self.delimiter))
-                .then(_field_count(pl.col("raw"), self.delimiter) <= self.width + 1)
-                .otherwise(_field_count(pl.col("raw"), self.delimiter) <= self.width),
+                & (
+                    _field_count(pl.col("raw"), self.delimiter)
+                    <= self.width + pl.col("raw").str.ends_with(self.delimiter).cast(pl.UInt32)
+                ),
             )
         )
         return pl.concat([single, multi]).sort("line_number")
@@ -721,7 +728,7 @@ def _line_bodies(payload: bytes) -> pl.Series:
 
 def _no_records() -> pl.DataFrame:
     return pl.DataFrame(
-        schema={"line_number": pl.Int64, "raw": pl.String, "lines": pl.UInt32, "delimiters": pl.UInt32}
+        schema={"line_number": pl.Int64, "raw": pl.String, "delimiters": pl.UInt32}
     )
 
 

@@ -224,3 +224,22 @@ def test_blocks_still_oversized_fall_back_to_exact_keys() -> None:
     rows = batch(*staff, person(1, "jon smith"), person(2, "john smith"))
     out = assign_prospects(rows, NO_EXISTING, "b1").filter(pl.col("line_number") <= 2)
     assert outcome(out) == [(1, False, None, None), (2, False, None, None)]
+
+
+def test_namesakes_with_different_linkedin_profiles_or_numbered_hotels_stay_apart() -> None:
+    from jengu_pipeline.domain.dedup import assign_prospects, same_person
+
+    assert not same_person(("anna", "berg", "ibis paris 12"), ("anna", "berg", "ibis paris 15"))
+    assert same_person(("anna", "berg", "ibis paris 12"), ("anna", "berg", "ibis paris 12"))
+    batch = pl.DataFrame({
+        "line_number": [2, 3, 4],
+        "linkedin_url": ["https://www.linkedin.com/in/siobhan-1", "https://www.linkedin.com/in/siobhan-2", None],
+        "email": pl.Series([None, None, None], dtype=pl.Utf8),
+        "name_key": ["siobhan pemberton"] * 3,
+        "company_key": ["abbey", "abbey", "abbey"],
+    })
+    empty = pl.DataFrame(schema=dict.fromkeys(("prospect_id", "linkedin_url", "email", "name_key", "company_key"), pl.Utf8))
+    assigned = assign_prospects(batch, empty, "b1")
+    first, second, third = assigned["prospect_id"].to_list()
+    assert first != second, "two LinkedIn profiles are two people, however alike their names"
+    assert third in {first, second}, "a row without a profile still merges by name and company"

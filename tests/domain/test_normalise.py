@@ -586,3 +586,14 @@ def test_normalise_records_conserves_rows(rows: list[dict[str, str | None]]) -> 
     for column in ("first_name", "last_name", "title", "company", "phone"):
         for value in batch.accepted.get_column(column).drop_nulls().to_list():
             assert not any(char in value for char in LINE_BREAKS)
+
+
+def test_private_linkedin_member_rows_are_rejected_with_a_reason() -> None:
+    from jengu_pipeline.domain.normalise import normalise_records
+
+    raw = pl.DataFrame({"line_number": [2, 3], "raw": ["a", "b"], "error": [None, None],
+                        "first_name": ["LinkedIn", "Anna"], "last_name": ["Member", "Berg"],
+                        "company": ["Hotel Magnolia", "Hotel Alpina"]})
+    batch = normalise_records(raw)
+    assert batch.accepted["line_number"].to_list() == [3]
+    assert batch.rejected["reason"].to_list() == ['name: private LinkedIn profile ("LinkedIn Member")']
