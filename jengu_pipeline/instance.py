@@ -8,6 +8,7 @@ when ``JENGU_DAGSTER_PG_URL`` is set; the chosen file is copied into DAGSTER_HOM
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 
@@ -37,5 +38,15 @@ def prepare_dagster_home(settings: Settings) -> Path:
 
 
 def dagster_instance(settings: Settings) -> dg.DagsterInstance:
-    prepare_dagster_home(settings)
-    return dg.DagsterInstance.get()
+    """The instance under DAGSTER_HOME, created under a file lock.
+
+    Two ``jengu`` processes opening a new SQLite instance at once both run its schema migrations and one
+    fails (``UNIQUE constraint failed: alembic_version``); the lock makes the second wait for the first.
+    """
+    home = prepare_dagster_home(settings)
+    with (home / ".jengu-instance.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return dg.DagsterInstance.get()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
