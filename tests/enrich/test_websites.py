@@ -100,3 +100,26 @@ def test_quota_exhaustion_leaves_work_pending_succeeds_with_a_warning_and_alerts
     assert again["pending"].value == 0
     assert store.count("websites") > found_first
     assert again["candidates"].value < metadata["candidates"].value, "what was done is not redone"
+
+
+def test_no_secret_reaches_run_events_metadata_or_the_store(sandbox_env: Sandbox) -> None:
+    from jengu_pipeline.sandbox import SANDBOX_KEYS
+
+    secrets = [key for key in SANDBOX_KEYS.values() if key]
+    brave = SearchResource(order=["brave"], brave_api_key=dg.EnvVar("JENGU_BRAVE_API_KEY"),
+                           brave_base_url=os.environ["JENGU_BRAVE_BASE_URL"],
+                           brave_limits=ProviderLimits(daily_quota=20, rate_per_second=200.0, burst=20))
+    _, result = materialize_batch(sandbox_env, search=brave)
+    assert result.success
+    assert sandbox_env.alerts(), "the quota alert went out through the webhook, whose URL holds a token"
+    events = "\n".join(repr(event) for event in result.all_events)
+    assert "websites" in events
+    store = open_store(get_settings().store_url)
+    stored = "\n".join(
+        store.query(f"SELECT * FROM {table}").write_csv()
+        for table in ("provider_calls", "provider_cache", "activities", "websites")
+    )
+    assert "brave" in stored
+    for secret in secrets:
+        assert secret not in events
+        assert secret not in stored
