@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gc
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import islice
+from itertools import islice, zip_longest
 from pathlib import Path
 from typing import NamedTuple
 
@@ -115,7 +116,6 @@ _WHITESPACE = "".join(
 )
 _NOT_BLANK = r"\S"
 _QUOTED_SECTION = '"[^"]*"'
-_LINE_BREAK = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 _NON_ASCII_BYTE = re.compile(rb"[\x80-\xff]")
 _NON_ASCII_LETTER_RUN = re.compile(r"[^\W\d_a-zA-Z]{3,}")
@@ -157,7 +157,7 @@ def read_prospect_file(path: Path) -> FileReadout:
         data = path.read_bytes()
     except OSError as exc:
         raise ProspectFileError(path, f"cannot be read ({exc.strerror or exc})") from exc
-    payload, encoding = _decode(path, data)
+    payload, encoding, lines = _decode(path, data)
     del data
     layout = _find_layout(path, payload)
     columns = _map_columns(layout.header, layout.sample_rows)
@@ -170,7 +170,8 @@ def read_prospect_file(path: Path) -> FileReadout:
             f"found: {shown}{more})",
         )
     wanted = sorted(columns)
-    cells = _read_fast(payload, layout, wanted)
+    cells = _read_fast(payload, layout, wanted, lines)
+    del lines
     if cells is None:
         cells = _read_slow(payload.decode("utf-8"), layout, wanted)
     return FileReadout(
@@ -186,26 +187,31 @@ def read_prospect_file(path: Path) -> FileReadout:
 # --- decoding ---------------------------------------------------------------------------------
 
 
-def _decode(path: Path, data: bytes) -> tuple[bytes, str]:
-    """Decode by BOM, else strict UTF-8, else a legacy code page; reject binary content.
+class _Text(NamedTuple):
+    """A file's text as UTF-8 bytes, which is what the parsers read (a str of a whole file is
+    never kept: one emoji makes it four bytes a character), and its lines if already read."""
 
-    Returns the text as UTF-8 bytes (the file's own bytes when it is UTF-8), which is what the
-    parsers read: a str of the whole file is never kept, since a single emoji makes it four
-    bytes a character.
-    """
+    payload: bytes
+    encoding: str
+    lines: pl.Series | None
+
+
+def _decode(path: Path, data: bytes) -> _Text:
+    """Decode by BOM, else strict UTF-8, else a legacy code page; reject binary content."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
                 text = data.decode(encoding)
             except UnicodeDecodeError as exc:
                 raise ProspectFileError(path, f"not valid {encoding} text (bad bytes at byte {exc.start})") from None
-            payload = data[len(bom) :] if encoding == "utf-8-sig" else text.encode("utf-8")
+            decoded = _Text(data[len(bom) :] if encoding == "utf-8-sig" else text.encode("utf-8"), encoding, None)
             break
     else:
         nul = data.find(b"\x00")
         if nul >= 0:
             raise ProspectFileError(path, f"not a CSV file (binary content at byte {nul})")
-        payload, encoding = _decode_without_bom(data)
+        decoded = _decode_without_bom(data)
+    payload, encoding, _ = decoded
     head = payload[:_SAMPLE_CHARS].decode("utf-8", errors="ignore")
     controls = _CONTROL.findall(head)
     nul = payload.find(b"\x00")
@@ -213,10 +219,10 @@ def _decode(path: Path, data: bytes) -> tuple[bytes, str]:
         before = payload[:nul].decode("utf-8") if nul >= 0 else head[: head.index(controls[0])]
         offset = len(before.encode(encoding, errors="replace"))
         raise ProspectFileError(path, f"not a CSV file (binary content at byte {offset})")
-    return payload, encoding
+    return decoded
 
 
-def _decode_without_bom(data: bytes) -> tuple[bytes, str]:
+def _decode_without_bom(data: bytes) -> _Text:
     """UTF-8 if valid; else cp1252 when it reads as Western text; else charset-normalizer's guess.
 
     charset-normalizer alone is unreliable on short Western European text (it reads
@@ -225,21 +231,29 @@ def _decode_without_bom(data: bytes) -> tuple[bytes, str]:
     wins unless the text it gives looks like another script (runs of accented letters, as
     Cyrillic or Greek read as cp1252 produce, or symbols inside words, as Polish cp1250 does);
     then charset-normalizer decides. Latin-1 is the last resort: it decodes any byte.
+
+    UTF-8 is checked by polars as it reads the lines, in parallel and twice as fast as Python's
+    decoder; should polars fail, Python's decoder has the last word.
     """
+    if not _classic_mac(data):
+        try:
+            return _Text(data, "utf-8", _line_bodies(data))
+        except pl.exceptions.ComputeError:
+            pass
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
         pass
     else:
-        return data, "utf-8"
+        return _Text(data, "utf-8", None)
     sample = _non_ascii_lines(data)
     candidates = ["cp1252"] if _reads_as_western(sample) else [*_guess_encoding(sample), "cp1252"]
     for encoding in candidates:
         try:
-            return data.decode(encoding).encode("utf-8"), encoding
+            return _Text(data.decode(encoding).encode("utf-8"), encoding, None)
         except UnicodeDecodeError:
             continue
-    return data.decode("latin-1").encode("utf-8"), "latin-1"
+    return _Text(data.decode("latin-1").encode("utf-8"), "latin-1", None)
 
 
 def _non_ascii_lines(data: bytes) -> bytes:
@@ -306,6 +320,8 @@ def _find_layout(path: Path, payload: bytes) -> _Layout:
     giving the widest header. A header without any candidate delimiter is a single column.
     """
     end = payload.find(b"\n", _SAMPLE_CHARS)  # the sample ends with a whole line
+    if end < 0:
+        end = payload.find(b"\r", _SAMPLE_CHARS)  # classic Mac line breaks
     complete = end < 0
     lines = _split_lines((payload if complete else payload[: end + 1]).decode("utf-8"))
     start, hinted = _skip_preamble(lines)
@@ -451,7 +467,8 @@ def _csv_records(
                     continue
                 if width is None:
                     width = len(fields)
-                yield _Record(first, end, fields, None, _without_line_end("".join(lines[first:end])))
+                text = lines[first] if end - first == 1 else "".join(lines[first:end])
+                yield _Record(first, end, fields, None, _without_line_end(text))
         except _RunawayRecord:
             problem = (
                 f"unclosed quote: the quoted field starting on line {offset + feed.record_start + 1} "
@@ -472,10 +489,21 @@ def _extra_fields(fields: Sequence[str], width: int) -> bool:
 
 
 def _split_lines(text: str) -> list[str]:
-    """Physical lines with their endings: \\r\\n, \\n or a lone \\r ends a line (as in editors)."""
-    lines = _LINE_BREAK.split(text)
-    if lines and not lines[-1]:
-        lines.pop()
+    """Physical lines with their endings: \\r\\n, \\n or a lone \\r ends a line (as in editors).
+
+    str.splitlines() is fast but also breaks at \\v, \\f, \\x1c-\\x1e, \\x85, \\u2028 and \\u2029,
+    which are text in a CSV file: the pieces it cuts there are joined back.
+    """
+    lines: list[str] = []
+    pending = ""
+    for piece in text.splitlines(keepends=True):
+        if piece.endswith(("\n", "\r")):
+            lines.append(pending + piece)
+            pending = ""
+        else:
+            pending += piece
+    if pending:
+        lines.append(pending)
     return lines
 
 
@@ -486,11 +514,21 @@ def _without_line_end(text: str) -> str:
 
 
 def _read_slow(text: str, layout: _Layout, wanted: Sequence[int]) -> pl.DataFrame:
-    """Parse the data records with the csv module (the reference behaviour)."""
+    """Parse the data records with the csv module (the reference behaviour).
+
+    The cyclic garbage collector is paused meanwhile: the csv module allocates a list per record,
+    none in a cycle, and the collector rescanning millions of them would double the time taken.
+    """
     lines = _split_lines(text)
     del text
     width = len(layout.header)
-    return _cells(_csv_records(lines, layout.body_start, layout.delimiter, width), width, wanted)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _cells(_csv_records(lines, layout.body_start, layout.delimiter, width), width, wanted)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _cells(records: Iterable[_Record], width: int, wanted: Sequence[int]) -> pl.DataFrame:
@@ -501,11 +539,12 @@ def _cells(records: Iterable[_Record], width: int, wanted: Sequence[int]) -> pl.
     chunks = [_no_cells(wanted)]
     iterator = iter(records)
     while batch := list(islice(iterator, 100_000)):
+        fields = [record.fields or [] for record in batch]
+        columns = list(zip_longest(*fields))  # transposed, short records padded with None
         errors = [
             record.error
-            or (f"ragged row: {len(record.fields)} fields, header has {width}"
-                if record.fields and _extra_fields(record.fields, width) else None)
-            for record in batch
+            or (f"ragged row: {len(row)} fields, header has {width}" if _extra_fields(row, width) else None)
+            for record, row in zip(batch, fields, strict=True)
         ]
         chunks.append(
             pl.DataFrame(
@@ -515,9 +554,7 @@ def _cells(records: Iterable[_Record], width: int, wanted: Sequence[int]) -> pl.
                     "error": pl.Series(errors, dtype=pl.String),
                     **{
                         f"c{index}": pl.Series(
-                            [record.fields[index] if record.fields and index < len(record.fields) else None
-                             for record in batch],
-                            dtype=pl.String,
+                            columns[index] if index < len(columns) else [None] * len(batch), dtype=pl.String
                         )
                         for index in wanted
                     },
@@ -544,7 +581,9 @@ def _strict_record(delimiter: str) -> str:
     return f"^{field}(?:{other}{field})*$"
 
 
-def _read_fast(payload: bytes, layout: _Layout, wanted: Sequence[int]) -> pl.DataFrame | None:
+def _read_fast(
+    payload: bytes, layout: _Layout, wanted: Sequence[int], lines_read: pl.Series | None = None
+) -> pl.DataFrame | None:
     """Parse the data records with polars, or None when the file needs the slow path.
 
     Records are found from quote parity: a line with an odd number of quotes opens or closes a
@@ -555,7 +594,9 @@ def _read_fast(payload: bytes, layout: _Layout, wanted: Sequence[int]) -> pl.Dat
     cost a few re-anchorings, not the whole file. The slow path remains for files with lone
     carriage returns or more than _MAX_RESYNCS such records.
     """
-    lines = _Lines(payload, layout.delimiter, len(layout.header))
+    if _classic_mac(payload):
+        return None
+    lines = _Lines(payload, layout.delimiter, len(layout.header), lines_read)
     if lines.lone_carriage_return:
         return None
     pieces: list[pl.DataFrame] = []
@@ -585,12 +626,12 @@ def _read_fast(payload: bytes, layout: _Layout, wanted: Sequence[int]) -> pl.Dat
 class _Lines:
     """The payload's physical lines (split at \\n) as polars reads them, and what each tells."""
 
-    def __init__(self, payload: bytes, delimiter: str, width: int) -> None:
+    def __init__(self, payload: bytes, delimiter: str, width: int, bodies: pl.Series | None) -> None:
         self.payload = payload
         self.delimiter = delimiter
         self.width = width
         body = pl.col("body")
-        frame = _line_bodies(payload).to_frame().with_row_index("index")
+        frame = (_line_bodies(payload) if bodies is None else bodies).to_frame().with_row_index("index")
         self.count = frame.height
         frame = frame.with_columns(  # in parallel
             parity=(body.str.count_matches('"', literal=True) % 2).cum_sum() % 2 == 1,
@@ -712,6 +753,11 @@ class _Lines:
         text = self.payload[self.offsets[start] : self.offsets[stop]].decode("utf-8")
         record = next(_csv_records(_split_lines(text), 0, layout.delimiter, len(layout.header), start))
         return record._replace(start=record.start + start, end=record.end + start)
+
+
+def _classic_mac(payload: bytes) -> bool:
+    """Whether lines end with a lone CR only: polars, splitting at LF, would see one huge line."""
+    return b"\n" not in payload and b"\r" in payload
 
 
 def _line_bodies(payload: bytes) -> pl.Series:

@@ -9,6 +9,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -84,7 +85,7 @@ class Table:
     header: list[str]
     rows: list[list[str]]
     delimiter: str
-    quoting: int
+    quoting: Literal[0, 1, 2, 3]  # a csv.QUOTE_* constant; QUOTE_NONE (3) is never drawn: it needs an escape
     lineterminator: str
     encoding: str
 
