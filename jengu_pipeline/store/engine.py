@@ -22,6 +22,7 @@ import duckdb
 import polars as pl
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.types.string import TextLoader
 
 Backend = Literal["duckdb", "postgresql"]
 T = TypeVar("T")
@@ -203,6 +204,8 @@ class Engine:
             # database itself then refuses any write the query might attempt.
             return duckdb.connect(self.url.target, read_only=read_only)
         connection = psycopg.connect(self.url.target, autocommit=False)
+        for json_type in ("json", "jsonb"):  # JSON comes back as text, as DuckDB returns it
+            connection.adapters.register_loader(json_type, TextLoader)
         if read_only:
             connection.read_only = True
         return connection

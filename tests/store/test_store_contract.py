@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import polars as pl
 import pytest
 
 from jengu_pipeline.store import CrmStore, StaleVersionError, Tx, open_store
@@ -130,3 +133,11 @@ def test_flags_and_emergency_stop(store: CrmStore) -> None:
     assert store.emergency_stopped()
     store.set_flag("emergency_stop", "off", actor="ops")
     assert not store.emergency_stopped()
+
+
+def test_json_columns_read_back_as_text_on_both_backends(store: CrmStore) -> None:
+    store.add_activity("note", "hello", metadata={"fields": ["stage"], "version": 2})
+    frame = store.query("SELECT metadata FROM activities")
+    assert frame.schema["metadata"] == pl.String
+    assert json.loads(frame["metadata"][0]) == {"fields": ["stage"], "version": 2}
+    assert frame.write_csv().startswith("metadata")
