@@ -24,15 +24,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import quote
 
 import dagster as dg
 import httpx
 from pydantic import Field
 
+from jengu_pipeline.store.repository import CacheEntry, CallRecord
+
 T = TypeVar("T")
 R = TypeVar("R")
+Item = TypeVar("Item")
 
 # --------------------------------------------------------------------------------------------
 # Redaction
@@ -391,22 +394,13 @@ def cache_key(operation: str, params: Mapping[str, Any]) -> str:
 class CallStore(Protocol):
     """The part of the CRM store the call mechanism needs (quota, cache, ledger)."""
 
-    def reserve_quota(self, provider: str, units: int, daily_limit: int) -> bool: ...
+    def reserve_quota_block(self, provider: str, units: int, daily_limit: int, *, block: int) -> int: ...
 
-    def cache_get(self, namespace: str, key: str) -> Any | None: ...
+    def release_quota(self, provider: str, units: int) -> None: ...
 
-    def cache_put(self, namespace: str, key: str, value: Any, ttl_seconds: int) -> None: ...
+    def cache_get_many(self, namespace: str, keys: Sequence[str]) -> dict[str, Any]: ...
 
-    def record_provider_call(
-        self,
-        provider: str,
-        operation: str,
-        outcome: str,
-        *,
-        latency_ms: float,
-        cost_units: int,
-        batch_id: str | None = None,
-    ) -> None: ...
+    def record_calls(self, calls: Sequence[CallRecord], entries: Sequence[CacheEntry]) -> None: ...
 
 
 def _always(_: Any) -> bool:
@@ -418,12 +412,51 @@ async def _in_store(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await asyncio.to_thread(work, *args, **kwargs)
 
 
+class GroupCommit(Generic[Item, R]):
+    """Coalesces concurrent store work into one transaction: while one batch is being written, the next
+    items queue and go together in the following one.
+
+    A store transaction costs a connection and a commit (tens of milliseconds on a DuckDB file), so doing
+    one per provider call would cap every provider at a few dozen calls a second; grouped, the cost is
+    shared by every call in flight. Each item's caller waits for its own batch, so nothing is
+    acknowledged before it is durable.
+    """
+
+    def __init__(self, handle: Callable[[list[Item]], Sequence[R]]) -> None:
+        self._handle = handle
+        self._queue: list[tuple[Item, asyncio.Future[R]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def submit(self, item: Item) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                results = await asyncio.to_thread(self._handle, [item for item, _ in batch])
+            except Exception as error:  # every waiter of the batch sees the store's own error
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+
 class ProviderCaller:
     """Runs one provider's calls: cache, single flight, concurrency, rate, breaker, quota, retries, ledger.
 
     Results must be JSON values (they go to the store's cache). The breaker and the token bucket
     are shared by every caller of the same provider in the process; the quota is shared by all
     processes through the store, reserved before each attempt so that it can never be exceeded.
+    Store reads and writes of concurrent calls are grouped into shared transactions (`GroupCommit`);
+    quota is reserved in small blocks and what is left of a block is given back by `aclose`.
     """
 
     def __init__(
@@ -448,10 +481,12 @@ class ProviderCaller:
         self._sleep = sleep
         self._clock = clock
         self._draw = draw
-        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
             weakref.WeakKeyDictionary()
         )
         self._key_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._held_units = 0
+        self._held_lock = threading.Lock()
 
     async def execute(
         self,
@@ -470,14 +505,21 @@ class ProviderCaller:
         if lock is None:
             lock = self._key_locks[key] = asyncio.Lock()
         async with lock:  # the same question asked twice at once is paid once
-            hit = await _in_store(self.store.cache_get, self.name, key)
+            hit = await self._state().reads.submit(key)
             if hit is not None:
                 await self._record(operation, Outcome.CACHE_HIT, 0.0, 0, batch_id)
                 return hit
             value = await self._with_retries(operation, attempt, batch_id)
             if cacheable(value):
-                await _in_store(self.store.cache_put, self.name, key, value, self.limits.cache_ttl_seconds)
+                await self._state().writes.submit(CacheEntry(self.name, key, value, self.limits.cache_ttl_seconds))
             return value
+
+    async def aclose(self) -> None:
+        """Give back quota reserved for calls this caller will no longer make."""
+        with self._held_lock:
+            units, self._held_units = self._held_units, 0
+        if units:
+            await _in_store(self.store.release_quota, self.name, units)
 
     async def _with_retries(self, operation: str, attempt: Callable[[], Awaitable[Any]], batch_id: str | None) -> Any:
         attempts_made, waited = 0, 0.0
@@ -496,65 +538,96 @@ class ProviderCaller:
                 waited += delay
 
     async def _attempt(self, operation: str, attempt: Callable[[], Awaitable[Any]], batch_id: str | None) -> Any:
-        async with self._semaphore():
+        """One try under the limits; its ledger row is written after the concurrency slot is freed."""
+        units = self.cost_units
+        failure: ProviderError | None = None
+        async with self._state().semaphore:
             if self._bucket is not None:
                 wait = self._bucket.reserve(self._clock())
                 if wait > 0:
                     await self._sleep(wait)
             if not self.breaker.allow():
-                await self._record(operation, Outcome.BREAKER_OPEN, 0.0, 0, batch_id)
-                raise BreakerOpen(self.name, operation)
-            units = self.cost_units
-            try:
-                granted = await self._reserve(units)
-            except BaseException:
-                self.breaker.release()
-                raise
-            if not granted:
-                self.breaker.release()
-                await self._record(operation, Outcome.QUOTA_EXHAUSTED, 0.0, 0, batch_id)
-                detail = f"daily quota of {self.limits.daily_quota} units used"
-                raise QuotaExhausted(self.name, operation, detail)
-            started = self._clock()
-            try:
-                value = await attempt()
-            except ProviderError as error:
-                self.breaker.record(success=error.outcome not in PROVIDER_FAULTS)
-                await self._record(operation, error.outcome, (self._clock() - started) * 1000, units, batch_id)
-                raise
-            except BaseException:
-                self.breaker.release()
-                raise
-            self.breaker.record(success=True)
-            await self._record(operation, Outcome.OK, (self._clock() - started) * 1000, units, batch_id)
-            return value
+                outcome, latency, units, failure = Outcome.BREAKER_OPEN, 0.0, 0, BreakerOpen(self.name, operation)
+            else:
+                try:
+                    granted = await self._reserve(units)
+                except BaseException:
+                    self.breaker.release()
+                    raise
+                if not granted:
+                    self.breaker.release()
+                    detail = f"daily quota of {self.limits.daily_quota} units used"
+                    outcome, latency, units = Outcome.QUOTA_EXHAUSTED, 0.0, 0
+                    failure = QuotaExhausted(self.name, operation, detail)
+                else:
+                    started = self._clock()
+                    try:
+                        value = await attempt()
+                        outcome = Outcome.OK
+                    except ProviderError as error:
+                        self.breaker.record(success=error.outcome not in PROVIDER_FAULTS)
+                        outcome, failure = error.outcome, error
+                    except BaseException:
+                        self.breaker.release()
+                        raise
+                    else:
+                        self.breaker.record(success=True)
+                    latency = (self._clock() - started) * 1000
+        await self._record(operation, outcome, latency, units, batch_id)
+        if failure is not None:
+            raise failure
+        return value
 
     async def _reserve(self, units: int) -> bool:
-        """Books quota in the store before the call, so that concurrent processes never overshoot."""
+        """Books quota in the store before the call (a block at a time), so that processes never overshoot."""
         quota = self.limits.daily_quota
         if quota is None:
             return True
-        return await _in_store(self.store.reserve_quota, self.name, units, quota)
+        with self._held_lock:
+            if self._held_units >= units:
+                self._held_units -= units
+                return True
+        block = max(units, self.limits.concurrency * units)
+        granted = await _in_store(self.store.reserve_quota_block, self.name, units, quota, block=block)
+        if granted < units:
+            return False
+        with self._held_lock:
+            self._held_units += granted - units
+        return True
 
-    def _semaphore(self) -> asyncio.Semaphore:
+    def _state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
-        semaphore = self._semaphores.get(loop)
-        if semaphore is None:
-            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.limits.concurrency)
-        return semaphore
+        state = self._per_loop.get(loop)
+        if state is None:
+            state = self._per_loop[loop] = _LoopState(self)
+        return state
 
     async def _record(
         self, operation: str, outcome: Outcome, latency_ms: float, cost_units: int, batch_id: str | None
     ) -> None:
-        await _in_store(
-            self.store.record_provider_call,
-            self.name,
-            operation,
-            outcome.value,
-            latency_ms=round(latency_ms, 3),
-            cost_units=cost_units,
-            batch_id=batch_id,
-        )
+        record = CallRecord(self.name, operation, outcome.value, round(latency_ms, 3), cost_units, batch_id)
+        await self._state().writes.submit(record)
+
+
+class _LoopState:
+    """What a caller keeps per event loop: its concurrency slots and its grouped store reads and writes."""
+
+    def __init__(self, caller: ProviderCaller) -> None:
+        store, namespace = caller.store, caller.name
+        self.semaphore = asyncio.Semaphore(caller.limits.concurrency)
+
+        def read(keys: list[str]) -> list[Any]:
+            found = store.cache_get_many(namespace, sorted(set(keys)))
+            return [found.get(key) for key in keys]
+
+        def write(items: list[CallRecord | CacheEntry]) -> list[None]:
+            store.record_calls(
+                [i for i in items if isinstance(i, CallRecord)], [i for i in items if isinstance(i, CacheEntry)]
+            )
+            return [None] * len(items)
+
+        self.reads: GroupCommit[str, Any] = GroupCommit(read)
+        self.writes: GroupCommit[CallRecord | CacheEntry, None] = GroupCommit(write)
 
 
 # --------------------------------------------------------------------------------------------
@@ -624,6 +697,7 @@ class HttpProvider:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        await self.caller.aclose()
 
     async def request(
         self,

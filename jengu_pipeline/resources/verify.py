@@ -236,7 +236,8 @@ class SmtpProbeVerifier:
         return Verification(**row)
 
     async def aclose(self) -> None:
-        """Nothing to close: every probe opens and quits its own SMTP session."""
+        """Every probe opens and quits its own SMTP session; only unused quota is given back."""
+        await self.caller.aclose()
 
     def _probe(self, address: str) -> dict[str, Any]:
         domain = address.rsplit("@", 1)[1]

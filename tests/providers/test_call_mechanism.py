@@ -265,3 +265,48 @@ def test_quota_holds_across_racing_os_processes(loopback: Loopback, store_url: s
     ledger = Counter(outcomes(store_url, "race"))
     assert ledger == {"ok": 100, "quota_exhausted": 4}
     assert open_store(store_url).quota_used("race") == 100
+
+
+def test_concurrent_calls_share_store_transactions(loopback: Loopback, duck: CrmStore, duck_url: str) -> None:
+    """40 cached calls, 8 in flight: the ledger and cache writes are grouped, not one transaction each."""
+    loopback.script("/ping", OK)
+    transactions = Counter[str]()
+    original_record, original_read = duck.record_calls, duck.cache_get_many
+
+    def counted_record(*args: Any, **kwargs: Any) -> None:
+        transactions["write"] += 1
+        original_record(*args, **kwargs)
+
+    def counted_read(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        transactions["read"] += 1
+        return original_read(*args, **kwargs)
+
+    duck.record_calls, duck.cache_get_many = counted_record, counted_read  # type: ignore[method-assign]
+    client = client_for(loopback, duck, concurrency=8)
+    done, pending = LOOP.run(run_batch([str(i) for i in range(40)], lambda i: _ping(client, int(i), cache=True)))
+    assert len(done) == 40 and not pending
+    assert len(outcomes(duck_url, "p")) == 40  # every call is in the ledger ...
+    assert transactions["write"] < 40 and transactions["read"] < 40  # ... written in fewer transactions
+    again, _ = LOOP.run(run_batch([str(i) for i in range(40)], lambda i: _ping(client, int(i), cache=True)))
+    assert again == done and loopback.count("/ping") == 40  # and every answer was cached
+
+
+def test_quota_is_reserved_in_blocks_and_unused_units_are_given_back(loopback: Loopback, duck: CrmStore) -> None:
+    loopback.script("/ping", OK)
+    client = client_for(loopback, duck, daily_quota=10_000, concurrency=4)
+    ping(client)
+    assert duck.quota_used("p") == 4  # one call made, a block of 4 held: the next three cost no transaction
+    for i in range(3):
+        ping(client, i)
+    assert duck.quota_used("p") == 4
+    ping(client)
+    LOOP.run(client.aclose())
+    assert duck.quota_used("p") == 5 == loopback.count("/ping")
+
+
+def test_quota_blocks_shrink_to_single_units_near_the_limit(duck: CrmStore) -> None:
+    assert duck.reserve_quota_block("q", 1, 1000, block=8) == 8
+    assert duck.reserve_quota_block("q", 1, 1000, block=50) == 9  # at most 1% of the 992 left
+    assert duck.reserve_quota_block("q", 1, 1000, block=8) == 8
+    duck.reserve_quota_block("q", 900, 1000, block=900)
+    assert [duck.reserve_quota_block("q", 1, 1000, block=8) for _ in range(80)] == [1] * 75 + [0] * 5
