@@ -9,7 +9,7 @@ no tier could answer stays pending instead of being recorded as having no websit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from html.parser import HTMLParser
 from typing import Any, Protocol
@@ -425,38 +425,80 @@ class LlmGuessSearch:
 # Waterfall and resource
 
 
-class Waterfall:
-    """Tries the tiers in order and returns the first non-empty answer.
+@dataclass(frozen=True)
+class TierAnswer:
+    """One tier's answer to one query: its hits, or why it could not answer."""
 
-    Empty answers move on too (another engine may know the hotel). Only when no tier answered at
-    all does a query fail, with every tier's reason. A tier out of quota or misconfigured is
-    skipped for the rest of this waterfall's life instead of being asked (and refused) per query.
+    tier: str
+    hits: list[SearchHit] | None
+    error: ProviderError | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.hits is not None
+
+    @property
+    def outcome(self) -> str:
+        """For evidence and metadata: ``hits``, ``no_hits``, or the failure (``quota_exhausted``, ...)."""
+        if self.hits is not None:
+            return "hits" if self.hits else "no_hits"
+        return self.error.outcome.value if self.error is not None else "unavailable"
+
+    @property
+    def retry_later(self) -> bool:
+        """A failure that may pass (quota, throttling, outage), unlike a wrong key or setting."""
+        return self.error is not None and not isinstance(self.error, ProviderConfigError)
+
+
+class Waterfall:
+    """Asks the tiers in order until an answer is good enough.
+
+    "Good enough" is the caller's call (`confident`): by default any hit, but a website finder passes a
+    judge that fetches the candidates' homepages, so that a tier whose hits are all aggregators or
+    namesakes hands over to the next one. Only when no tier answered at all does a query fail, with
+    every tier's reason. A tier out of quota or misconfigured is skipped for the rest of this
+    waterfall's life instead of being asked (and refused) per query.
     """
 
     def __init__(self, tiers: Sequence[SearchTier]) -> None:
         self.tiers = list(tiers)
         self._disabled: dict[str, ProviderError] = {}
 
-    async def search(self, query: str, *, batch_id: str | None = None) -> list[SearchHit]:
+    async def ask(self, tier: SearchTier, query: str, *, batch_id: str | None = None) -> TierAnswer:
+        """One tier's answer; a failure is returned, not raised, so that the caller can move on."""
+        if tier.provider in self._disabled:
+            return TierAnswer(tier.provider, None, self._disabled[tier.provider])
+        try:
+            hits = await tier.search(query, batch_id=batch_id)
+        except ProviderError as error:
+            log.warning("search tier %s failed: %s", tier.provider, error)
+            if isinstance(error, QuotaExhausted | ProviderConfigError):
+                self._disabled[tier.provider] = error
+            return TierAnswer(tier.provider, None, error)
+        return TierAnswer(tier.provider, hits)
+
+    def tier(self, name: str) -> SearchTier:
+        return next(tier for tier in self.tiers if tier.provider == name)
+
+    async def search(
+        self, query: str, *, batch_id: str | None = None, confident: Callable[[list[SearchHit]], bool] = bool
+    ) -> list[SearchHit]:
+        """Hits of the first tier whose hits are `confident`, else the last non-empty answer, else []."""
         errors: list[ProviderError] = []
         answered = False
+        fallback: list[SearchHit] = []
         for tier in self.tiers:
-            if tier.provider in self._disabled:
-                errors.append(self._disabled[tier.provider])
+            answer = await self.ask(tier, query, batch_id=batch_id)
+            if answer.hits is None:
+                if answer.error is not None:
+                    errors.append(answer.error)
                 continue
-            try:
-                hits = await tier.search(query, batch_id=batch_id)
-            except ProviderError as error:
-                log.warning("search tier %s failed: %s", tier.provider, error)
-                if isinstance(error, QuotaExhausted | ProviderConfigError):
-                    self._disabled[tier.provider] = error
-                errors.append(error)
-                continue
-            if hits:
-                return hits
             answered = True
+            if answer.hits and confident(answer.hits):
+                return answer.hits
+            fallback = answer.hits or fallback
         if answered:
-            return []
+            return fallback
         raise combined_error("search", OPERATION, errors)
 
     async def aclose(self) -> None:
@@ -538,6 +580,23 @@ class SearchResource(ProviderResource):
     def search(self, query: str, *, batch_id: str | None = None) -> list[SearchHit]:
         """Hits from the first tier with an answer; raises `ProviderError` when no tier could answer."""
         return self._run(self._waterfall.search(query, batch_id=batch_id))
+
+    def ask_tier(
+        self, tier: str, queries: Sequence[str], *, batch_id: str | None = None, workers: int = 4
+    ) -> dict[str, TierAnswer]:
+        """One tier's answer to each query, asked concurrently; failures are answers too (see `TierAnswer`).
+
+        The website finder walks the tiers itself, one tier for the whole batch at a time, so that the
+        candidates' homepages are fetched between two tiers and only the hotels still without a confident
+        site go on down the waterfall.
+        """
+        chosen = self._waterfall.tier(tier)
+
+        async def one(query: str) -> tuple[str, TierAnswer]:
+            return query, await self._waterfall.ask(chosen, query, batch_id=batch_id)
+
+        done, _ = self._run(run_batch(queries, one, workers=workers))
+        return dict(done)
 
     def search_many(
         self, queries: Sequence[str], *, batch_id: str | None = None, workers: int = 4
