@@ -15,6 +15,7 @@ import dagster as dg
 from jengu_pipeline.resources.alerts import AlertsResource
 from jengu_pipeline.resources.calls import ProviderLimits
 from jengu_pipeline.resources.llm import LlmResource
+from jengu_pipeline.resources.pages import PageResource
 from jengu_pipeline.resources.search import SearchResource
 from jengu_pipeline.resources.store import CrmStoreResource
 from jengu_pipeline.resources.verify import VerifierResource
@@ -70,5 +71,6 @@ def resources() -> dict[str, dg.ConfigurableResource]:
             **overrides(millionverifier_base_url="JENGU_MILLIONVERIFIER_BASE_URL"),
         ),
         "llm": llm_resource(),
+        "pages": PageResource(sandbox=sandbox_mode(), **overrides(site_base_url="JENGU_SITE_BASE_URL")),
         "alerts": AlertsResource(webhook_url=secret("JENGU_ALERT_WEBHOOK_URL")),
     }
