@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from jengu_pipeline.assets.emails import email_verifications, email_verifications_chosen_addresses_verified
 from jengu_pipeline.assets.enrich import websites, websites_domains_resolvable
 from jengu_pipeline.assets.ingest import (
     prospects_and_rejects,
@@ -24,14 +25,15 @@ ingest_job = dg.define_asset_job(
 prospect_batch_job = dg.define_asset_job(
     name="prospect_batch_job",
     selection=dg.AssetSelection.groups("ingest", "enrich"),
-    description="The main job for one batch: import it, then find each prospect's hotel website.",
+    description="The main job for one batch: import it, find each hotel's website, then each person's address.",
     tags={"jengu/lane": "ingest"},
 )
 
 
 defs = dg.Definitions(
-    assets=[raw_prospects, prospects_and_rejects, websites],
-    asset_checks=[prospects_rows_conserved, prospects_unique_active_identity, websites_domains_resolvable],
+    assets=[raw_prospects, prospects_and_rejects, websites, email_verifications],
+    asset_checks=[prospects_rows_conserved, prospects_unique_active_identity, websites_domains_resolvable,
+                  email_verifications_chosen_addresses_verified],
     jobs=[ingest_job, prospect_batch_job],
     sensors=[prospect_drop_sensor],
     resources=resources(),

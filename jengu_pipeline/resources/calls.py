@@ -19,7 +19,9 @@ import threading
 import time
 import unicodedata
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -412,6 +414,28 @@ async def _in_store(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await asyncio.to_thread(work, *args, **kwargs)
 
 
+@dataclass
+class CostMeter:
+    """Units providers charged for the calls made inside one `metered()` block (cache hits cost nothing)."""
+
+    units: int = 0
+    calls: int = 0
+
+
+_METER: ContextVar[CostMeter | None] = ContextVar("jengu_cost_meter", default=None)
+
+
+@contextmanager
+def metered() -> Iterator[CostMeter]:
+    """Counts what the calls awaited in this block (in this task) cost, e.g. one verification's price."""
+    meter = CostMeter()
+    token = _METER.set(meter)
+    try:
+        yield meter
+    finally:
+        _METER.reset(token)
+
+
 class GroupCommit(Generic[Item, R]):
     """Coalesces concurrent store work into one transaction: while one batch is being written, the next
     items queue and go together in the following one.
@@ -496,10 +520,15 @@ class ProviderCaller:
         cache_params: Mapping[str, Any] | None = None,
         batch_id: str | None = None,
         cacheable: Callable[[Any], bool] = _always,
+        cost_of: Callable[[Any], int] | None = None,
     ) -> Any:
-        """Answers from the cache, else runs `attempt` under every limit, retrying transient failures."""
+        """Answers from the cache, else runs `attempt` under every limit, retrying transient failures.
+
+        `cost_of` prices an answer when the provider does not charge a flat rate (MillionVerifier gives
+        `unknown` for free); units reserved but not charged stay with this caller for its next calls.
+        """
         if cache_params is None or self.limits.cache_ttl_seconds <= 0:
-            return await self._with_retries(operation, attempt, batch_id)
+            return await self._with_retries(operation, attempt, batch_id, cost_of)
         key = cache_key(operation, cache_params)
         lock = self._key_locks.get(key)
         if lock is None:
@@ -509,7 +538,7 @@ class ProviderCaller:
             if hit is not None:
                 await self._record(operation, Outcome.CACHE_HIT, 0.0, 0, batch_id)
                 return hit
-            value = await self._with_retries(operation, attempt, batch_id)
+            value = await self._with_retries(operation, attempt, batch_id, cost_of)
             if cacheable(value):
                 await self._state().writes.submit(CacheEntry(self.name, key, value, self.limits.cache_ttl_seconds))
             return value
@@ -521,11 +550,17 @@ class ProviderCaller:
         if units:
             await _in_store(self.store.release_quota, self.name, units)
 
-    async def _with_retries(self, operation: str, attempt: Callable[[], Awaitable[Any]], batch_id: str | None) -> Any:
+    async def _with_retries(
+        self,
+        operation: str,
+        attempt: Callable[[], Awaitable[Any]],
+        batch_id: str | None,
+        cost_of: Callable[[Any], int] | None,
+    ) -> Any:
         attempts_made, waited = 0, 0.0
         while True:
             try:
-                return await self._attempt(operation, attempt, batch_id)
+                return await self._attempt(operation, attempt, batch_id, cost_of)
             except ProviderError as error:
                 attempts_made += 1
                 delay = retry_delay(
@@ -537,7 +572,13 @@ class ProviderCaller:
                 await self._sleep(delay)
                 waited += delay
 
-    async def _attempt(self, operation: str, attempt: Callable[[], Awaitable[Any]], batch_id: str | None) -> Any:
+    async def _attempt(
+        self,
+        operation: str,
+        attempt: Callable[[], Awaitable[Any]],
+        batch_id: str | None,
+        cost_of: Callable[[Any], int] | None,
+    ) -> Any:
         """One try under the limits; its ledger row is written after the concurrency slot is freed."""
         units = self.cost_units
         failure: ProviderError | None = None
@@ -572,11 +613,20 @@ class ProviderCaller:
                         raise
                     else:
                         self.breaker.record(success=True)
+                        units = self._charge(units, value, cost_of)
                     latency = (self._clock() - started) * 1000
         await self._record(operation, outcome, latency, units, batch_id)
         if failure is not None:
             raise failure
         return value
+
+    def _charge(self, reserved: int, value: Any, cost_of: Callable[[Any], int] | None) -> int:
+        """The units an answer cost; reserved units it did not cost are kept for the next call."""
+        charged = reserved if cost_of is None else max(0, min(reserved, cost_of(value)))
+        if self.limits.daily_quota is not None and charged < reserved:
+            with self._held_lock:
+                self._held_units += reserved - charged
+        return charged
 
     async def _reserve(self, units: int) -> bool:
         """Books quota in the store before the call (a block at a time), so that processes never overshoot."""
@@ -606,6 +656,10 @@ class ProviderCaller:
         self, operation: str, outcome: Outcome, latency_ms: float, cost_units: int, batch_id: str | None
     ) -> None:
         record = CallRecord(self.name, operation, outcome.value, round(latency_ms, 3), cost_units, batch_id)
+        meter = _METER.get()
+        if meter is not None and cost_units:
+            meter.units += cost_units
+            meter.calls += 1
         await self._state().writes.submit(record)
 
 
@@ -709,6 +763,7 @@ class HttpProvider:
         batch_id: str | None = None,
         cacheable: Callable[[Any], bool] = _always,
         errors: ErrorHook | None = None,
+        cost_of: Callable[[Any], int] | None = None,
     ) -> Any:
         """Sends `request` through the caller; `errors` reads provider-specific failures before the status."""
 
@@ -725,7 +780,7 @@ class HttpProvider:
                 raise ProviderError(self.provider, operation, Outcome.BAD_RESPONSE, detail) from None
 
         return await self.caller.execute(
-            operation, attempt, cache_params=cache_params, batch_id=batch_id, cacheable=cacheable
+            operation, attempt, cache_params=cache_params, batch_id=batch_id, cacheable=cacheable, cost_of=cost_of
         )
 
     async def _send(self, operation: str, request: HttpRequest) -> httpx.Response:

@@ -11,6 +11,7 @@ import asyncio
 import json
 import secrets
 import smtplib
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ import httpx
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, Field, PrivateAttr
 
+from jengu_pipeline.domain.emails import DomainFacts, FinderReport, Person
 from jengu_pipeline.resources.calls import (
     CallStore,
     HttpProvider,
@@ -36,6 +38,7 @@ from jengu_pipeline.resources.calls import (
     redact,
     run_batch,
 )
+from jengu_pipeline.resources.email_finder import EmailFinder
 from jengu_pipeline.resources.runtime import ProviderResource
 
 MILLIONVERIFIER_BASE_URL = "https://api.millionverifier.com"
@@ -59,6 +62,11 @@ class Verification:
 def _decided(row: dict[str, Any]) -> bool:
     """Only decided verdicts are cached: `unknown` is worth asking again later."""
     return row["result"] != "unknown"
+
+
+def _verdict_price(row: dict[str, Any]) -> int:
+    """MillionVerifier charges a credit for a decided verdict only; `unknown` is free."""
+    return int(_decided(row))
 
 
 def checked_address(email: str) -> str | Verification:
@@ -153,6 +161,7 @@ class MillionVerifier(HttpProvider):
             cache_params={"email": address},
             batch_id=batch_id,
             cacheable=_decided,
+            cost_of=_verdict_price,
         )
         return Verification(**row)
 
@@ -347,7 +356,11 @@ class VerifierResource(ProviderResource):
     smtp_connect_host: str = Field(default="", description="Connect here instead of the MX host (sandbox).")
     smtp_port: int = SMTP_PORT
 
+    max_guesses: int = Field(default=8, ge=1, description="Paid guesses at most per prospect.")
+    domain_workers: int = Field(default=32, ge=1, description="Mail domains worked on at once.")
+
     _verifier: EmailVerifier = PrivateAttr()
+    _mx_lookup: MxLookup = PrivateAttr()
 
     @property
     def selected(self) -> str:
@@ -355,12 +368,12 @@ class VerifierResource(ProviderResource):
             return self.provider
         return "millionverifier" if self.millionverifier_api_key else "syntax_mx"
 
-    def build_verifier(self, store: CallStore) -> EmailVerifier:
-        mx_lookup = (
-            table_mx_lookup(json.loads(Path(self.mx_table_path).read_text()))
-            if self.mx_table_path
-            else dns_mx_lookup(lifetime=self.dns_lifetime_seconds)
-        )
+    def build_mx_lookup(self) -> MxLookup:
+        if self.mx_table_path:
+            return table_mx_lookup(json.loads(Path(self.mx_table_path).read_text()))
+        return dns_mx_lookup(lifetime=self.dns_lifetime_seconds)
+
+    def build_verifier(self, store: CallStore, mx_lookup: MxLookup) -> EmailVerifier:
         match self.selected:
             case "millionverifier":
                 if not self.millionverifier_api_key:
@@ -384,8 +397,26 @@ class VerifierResource(ProviderResource):
                 return SyntaxMxVerifier(mx_lookup=mx_lookup)
 
     def _open(self, store: CallStore) -> None:
-        self._verifier = self.build_verifier(store)
+        self._mx_lookup = self.build_mx_lookup()
+        self._verifier = self.build_verifier(store, self._mx_lookup)
         self._closers.append(self._verifier.aclose)
+
+    def find_emails(
+        self,
+        people: Sequence[Person],
+        *,
+        learned: dict[str, Counter[str]],
+        global_counts: Counter[str],
+        facts: dict[str, DomainFacts],
+        batch_id: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> FinderReport:
+        """Each person's address (see `EmailFinder`), given what the store already knows."""
+        finder = EmailFinder(
+            self._verifier, self._mx_lookup, learned=learned, global_counts=global_counts, facts=facts,
+            max_guesses=self.max_guesses, batch_id=batch_id, progress=progress,
+        )
+        return self._run(finder.run(people, workers=self.domain_workers))
 
     def verify(self, email: str, *, batch_id: str | None = None) -> Verification:
         return self._run(self._verifier.verify(email, batch_id=batch_id))

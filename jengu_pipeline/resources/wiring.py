@@ -68,7 +68,7 @@ def resources() -> dict[str, dg.ConfigurableResource]:
         ),
         "verifier": VerifierResource(
             millionverifier_api_key=secret("JENGU_MILLIONVERIFIER_API_KEY"),
-            **overrides(millionverifier_base_url="JENGU_MILLIONVERIFIER_BASE_URL"),
+            **overrides(millionverifier_base_url="JENGU_MILLIONVERIFIER_BASE_URL", mx_table_path="JENGU_MX_TABLE"),
         ),
         "llm": llm_resource(),
         "pages": PageResource(sandbox=sandbox_mode(), **overrides(site_base_url="JENGU_SITE_BASE_URL")),

@@ -18,6 +18,7 @@ Environment written by ``Sandbox.env`` (and ``jengu sandbox`` into ``<home>/sand
 - ``JENGU_SITE_BASE_URL`` (``.../site/``: fetch ``https://www.<d>/<p>`` as ``<SITE_BASE_URL><d>/<p>``)
 - ``JENGU_SMTP_HOST`` + ``JENGU_SMTP_PORT`` + ``JENGU_SMTP_USERNAME`` + ``JENGU_SMTP_PASSWORD``
 - ``JENGU_MAILDIR`` (the Maildir the simulated replies land in)
+- ``JENGU_MX_TABLE`` (the world's MX records as JSON: reserved names are not in DNS)
 
 Every ``*_BASE_URL`` except the LLM's is the bare origin (``http://127.0.0.1:<port>``): the
 client appends the provider's documented path, exactly as it does for the real host.
@@ -72,6 +73,7 @@ SANDBOX_ENV_VARS = (
     "JENGU_SMTP_USERNAME",
     "JENGU_SMTP_PASSWORD",
     "JENGU_MAILDIR",
+    "JENGU_MX_TABLE",
 )
 
 
@@ -155,6 +157,7 @@ class Sandbox:
         self.smtp_dir = self.sandbox_dir / "smtp"
         self.maildir = self.sandbox_dir / "maildir"
         self.ground_truth_path = self.sandbox_dir / "ground_truth.json"
+        self.mx_table_path = self.sandbox_dir / "mx.json"
         self._thread = thread
 
     @property
@@ -195,6 +198,7 @@ class Sandbox:
             "JENGU_SMTP_USERNAME": SMTP_USERNAME,
             "JENGU_SMTP_PASSWORD": SMTP_PASSWORD,
             "JENGU_MAILDIR": str(self.maildir),
+            "JENGU_MX_TABLE": str(self.mx_table_path),
         }
         return {name: values[name] for name in SANDBOX_ENV_VARS}
 
@@ -271,6 +275,7 @@ def start_sandbox(
     for folder in ("new", "cur", "tmp"):
         (mailbox_dir / folder).mkdir(parents=True, exist_ok=True)
     state.world.write_ground_truth(sandbox_dir / "ground_truth.json")
+    state.world.write_mx_table(sandbox_dir / "mx.json")
     http_sock, smtp_sock = _listen(host, http_port), _listen(host, smtp_port)
     thread = _ServerThread(state, sandbox_dir / "smtp", http_sock, smtp_sock)
     thread.start()

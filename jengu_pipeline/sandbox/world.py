@@ -283,6 +283,12 @@ class World:
         path.write_text(json.dumps(self.ground_truth(), ensure_ascii=False, indent=1), encoding="utf-8")
         return path
 
+    def write_mx_table(self, path: Path) -> Path:
+        """The MX truth as ``{domain: [hosts]}``, read by the pipeline in sandbox mode (JENGU_MX_TABLE)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({h.domain: list(h.mx) for h in self.hotels}, indent=0), encoding="utf-8")
+        return path
+
     def prospects_csv(self, path: Path, rows: int | None = None, duplicate_variants: bool = True) -> dict[str, Any]:
         """Write a Sales-Navigator-shaped export of the staff; see ``prospects.write_prospects_csv``."""
         from jengu_pipeline.sandbox.prospects import write_prospects_csv
