@@ -19,7 +19,8 @@ from jengu_pipeline.partitions import PROSPECT_BATCHES
 from jengu_pipeline.resources.calls import ProviderLimits
 from jengu_pipeline.resources.search import SearchResource
 from jengu_pipeline.resources.wiring import resources
-from jengu_pipeline.sandbox import Sandbox, start_sandbox
+from jengu_pipeline.sandbox import Sandbox, World, start_sandbox
+from jengu_pipeline.sandbox.world import Hotel
 from jengu_pipeline.settings import get_settings
 from jengu_pipeline.store import open_store
 
@@ -39,8 +40,10 @@ def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str)
     get_settings.cache_clear()
 
 
-def materialize_batch(sandbox: Sandbox, **resource_overrides: object) -> tuple[str, dg.ExecuteInProcessResult]:
-    staged = stage_file(SAMPLE_FILE, get_settings().home)
+def materialize_batch(
+    sandbox: Sandbox, source: Path = SAMPLE_FILE, **resource_overrides: object
+) -> tuple[str, dg.ExecuteInProcessResult]:
+    staged = stage_file(source, get_settings().home)
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(PROSPECT_BATCHES, [staged.key])
     result = dg.materialize(
@@ -160,3 +163,86 @@ def test_no_secret_reaches_run_events_metadata_or_the_store(sandbox_env: Sandbox
     for secret in secrets:
         assert secret not in events
         assert secret not in stored
+
+
+def _hotel(
+    world: World,
+    *,
+    has_mx: bool = True,
+    indexed: bool = True,
+    lookalike: bool | None = None,
+    skip: tuple[Hotel, ...] = (),
+) -> Hotel:
+    return next(
+        h
+        for h in world.hotels
+        if h.has_mx == has_mx
+        and h.indexed == indexed
+        and h not in skip
+        and (lookalike is None or (h.lookalike is not None) == lookalike)
+        and not any(o.name == h.name for o in world.hotels if o is not h)  # no namesake anywhere: a clear case
+    )
+
+
+def test_an_imported_website_is_checked_first_and_replaced_when_it_fails(sandbox_env: Sandbox, tmp_path: Path) -> None:
+    world = sandbox_env.world
+    right = _hotel(world)
+    hidden = _hotel(world, indexed=False)
+    parked = _hotel(world, lookalike=True, skip=(right,))
+    wrong = _hotel(world, skip=(right, parked))
+    other = _hotel(world, skip=(right, parked, wrong))
+    unknown = _hotel(world, indexed=False, skip=(hidden,))
+    assert parked.lookalike is not None
+    rows = [  # (first name, hotel, imported website)
+        ("Ada", right, right.domain),  # right: kept without a search
+        ("Bo", hidden, f"https://www.{hidden.domain}/"),  # no engine knows it: only the import can find it
+        ("Cy", parked, parked.lookalike),  # a parked look-alike: search instead
+        ("Di", wrong, other.domain),  # another hotel's live site: search instead
+        ("Ed", unknown, ""),  # nothing imported, not indexed: not found, every tier tried
+    ]
+    source = tmp_path / "with-websites.csv"
+    lines = ["First Name,Last Name,Company,Website,City"]
+    lines += [f"{first},Tester,{hotel.name},{site},{hotel.city}" for first, hotel, site in rows]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    batch_id, result = materialize_batch(sandbox_env, source)
+    assert result.success
+    metadata = result.asset_materializations_for_node("websites")[0].metadata
+    assert metadata["from_import"].value == 2
+    assert metadata["import_rejected"].value == 2
+    assert metadata["not_found"].value == 1
+    store = open_store(get_settings().store_url)
+    got = {
+        first: (website, source, json.loads(evidence) if evidence else None)
+        for first, website, source, evidence in store.query(
+            "SELECT p.first_name, p.website, w.source, w.evidence FROM prospects p"
+            " LEFT JOIN websites w ON w.prospect_id = p.prospect_id WHERE p.batch_id = ?",
+            [batch_id],
+        ).rows()
+    }
+    assert got["Ada"][:2] == (right.domain, "import")
+    assert got["Bo"][:2] == (hidden.domain, "import")
+    assert got["Cy"][:2] == (parked.domain, "searxng")
+    assert got["Cy"][2]["import_check"] == "homepage parked"
+    assert got["Di"][:2] == (wrong.domain, "searxng")
+    assert got["Di"][2]["import_check"] == "homepage does not name the hotel"
+    assert got["Ed"][1] is None
+    assert sandbox_env.stats()["providers"]["searxng"]["calls"] == 3, "imported sites that check out are not searched"
+
+    tiers = json.loads(store.query("SELECT tiers_tried FROM website_not_found")["tiers_tried"][0])
+    assert [t["tier"] for t in tiers] == metadata["search_tiers"].value, "every tier asked before giving up"
+    assert {t["outcome"] for t in tiers} <= {"not_confident", "no_hits"}
+    activity = store.query("SELECT title, metadata FROM activities WHERE type = 'website_not_found'").rows()
+    assert len(activity) == 1
+    assert [t["tier"] for t in json.loads(activity[0][1])] == metadata["search_tiers"].value
+
+
+def test_when_every_tier_is_out_of_quota_prospects_stay_pending_not_missing(
+    sandbox_env: Sandbox,
+) -> None:
+    _, result = materialize_batch(sandbox_env, search=searxng_only(daily_quota=0))
+    assert result.success
+    metadata = result.asset_materializations_for_node("websites")[0].metadata
+    assert metadata["pending"].value == metadata["candidates"].value - metadata["not_found"].value > 0
+    assert metadata["dagster/partition_row_count"].value == 0
+    assert metadata["not_found"].value == 1, "only the prospect without a company, which no search can help"
