@@ -4,7 +4,6 @@
 written together from it, so each input row ends up accepted or rejected in one transaction.
 """
 
-
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,8 +27,9 @@ PREVIEW_COLUMNS = ("first_name", "last_name", "title", "company", "website", "co
 
 
 def markdown_preview(frame: pl.DataFrame) -> dg.MetadataValue:
-    with pl.Config(tbl_formatting="MARKDOWN", tbl_hide_column_data_types=True, tbl_hide_dataframe_shape=True,
-                   fmt_str_lengths=40):
+    with pl.Config(
+        tbl_formatting="MARKDOWN", tbl_hide_column_data_types=True, tbl_hide_dataframe_shape=True, fmt_str_lengths=40
+    ):
         return dg.MetadataValue.md(str(frame.head(PREVIEW_ROWS)))
 
 
@@ -46,29 +46,44 @@ def raw_prospects(context: dg.AssetExecutionContext, store: CrmStoreResource) ->
     path = batch_file(get_settings().home, batch_id)
     readout = read_prospect_file(path)
     crm = store.open()
-    ingest_store.replace_raw_rows(crm, batch_id, name=path.name, source_file=str(path), digest=content_hash(path),
-                                rows=readout.rows)
+    ingest_store.replace_raw_rows(
+        crm, batch_id, name=path.name, source_file=str(path), digest=content_hash(path), rows=readout.rows
+    )
     unreadable = readout.rows.filter(pl.col("error").is_not_null()).height
-    return dg.MaterializeResult(metadata={
-        "dagster/partition_row_count": readout.rows.height,
-        "dagster/table_name": "raw_prospects",
-        "file": path.name,
-        "encoding": readout.encoding,
-        "delimiter": repr(readout.delimiter),
-        "column_mapping": dg.MetadataValue.json(readout.mapping),
-        "unreadable_rows": unreadable,
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/partition_row_count": readout.rows.height,
+            "dagster/table_name": "raw_prospects",
+            "file": path.name,
+            "encoding": readout.encoding,
+            "delimiter": repr(readout.delimiter),
+            "column_mapping": dg.MetadataValue.json(readout.mapping),
+            "unreadable_rows": unreadable,
+        }
+    )
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("prospects", deps=[raw_prospects], group_name="ingest", kinds={"duckdb", "polars"},
-                     owners=OWNERS, partitions_def=prospect_batches,
-                     description="Normalised prospects, deduplicated within the batch and against every "
-                                 "earlier batch; duplicates merge into the existing prospect."),
-        dg.AssetSpec("rejected_rows", deps=[raw_prospects], group_name="ingest", kinds={"duckdb"},
-                     owners=OWNERS, partitions_def=prospect_batches,
-                     description="Input rows that could not become a prospect, each with its line and reason."),
+        dg.AssetSpec(
+            "prospects",
+            deps=[raw_prospects],
+            group_name="ingest",
+            kinds={"duckdb", "polars"},
+            owners=OWNERS,
+            partitions_def=prospect_batches,
+            description="Normalised prospects, deduplicated within the batch and against every "
+            "earlier batch; duplicates merge into the existing prospect.",
+        ),
+        dg.AssetSpec(
+            "rejected_rows",
+            deps=[raw_prospects],
+            group_name="ingest",
+            kinds={"duckdb"},
+            owners=OWNERS,
+            partitions_def=prospect_batches,
+            description="Input rows that could not become a prospect, each with its line and reason.",
+        ),
     ],
     pool="crm_writer",
 )
@@ -76,28 +91,35 @@ def prospects_and_rejects(context: dg.AssetExecutionContext, store: CrmStoreReso
     """Normalise, score and deduplicate one batch, writing prospects and rejects in one transaction."""
     batch_id = context.partition_key
     crm = store.open()
-    raw = ingest_store.raw_rows(crm, batch_id)
+    raw = ingest_store.raw_fields(crm, batch_id)
     normalised = normalise_records(raw)
     assigned = ingest_store.write_normalised_batch(
-        crm, batch_id, lambda existing: assign_prospects(normalised.accepted, existing, batch_id), normalised.rejected)
+        crm, batch_id, lambda existing: assign_prospects(normalised.accepted, existing, batch_id), normalised.rejected
+    )
     summary = ingest_store.batch_summary(crm, batch_id)
     crm.add_activity("batch_imported", f"imported {batch_id}", batch_id=batch_id, metadata=summary.__dict__)
-    yield dg.MaterializeResult(asset_key="prospects", metadata={
-        "dagster/partition_row_count": summary.accepted,
-        "dagster/table_name": "prospects",
-        "rows": summary.rows,
-        "accepted": summary.accepted,
-        "duplicates": summary.duplicates,
-        "new_prospects": summary.new_prospects,
-        "tiers": dg.MetadataValue.json(_value_counts(assigned, "tier")),
-        "preview": markdown_preview(assigned.select(PREVIEW_COLUMNS)),
-    })
-    yield dg.MaterializeResult(asset_key="rejected_rows", metadata={
-        "dagster/partition_row_count": summary.rejected,
-        "dagster/table_name": "rejected_rows",
-        "rejected_by_reason": dg.MetadataValue.json(ingest_store.rejected_by_reason(crm, batch_id)),
-        "preview": markdown_preview(normalised.rejected.select("line_number", "reason")),
-    })
+    yield dg.MaterializeResult(
+        asset_key="prospects",
+        metadata={
+            "dagster/partition_row_count": summary.accepted,
+            "dagster/table_name": "prospects",
+            "rows": summary.rows,
+            "accepted": summary.accepted,
+            "duplicates": summary.duplicates,
+            "new_prospects": summary.new_prospects,
+            "tiers": dg.MetadataValue.json(_value_counts(assigned, "tier")),
+            "preview": markdown_preview(assigned.select(PREVIEW_COLUMNS)),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="rejected_rows",
+        metadata={
+            "dagster/partition_row_count": summary.rejected,
+            "dagster/table_name": "rejected_rows",
+            "rejected_by_reason": dg.MetadataValue.json(ingest_store.rejected_by_reason(crm, batch_id)),
+            "preview": markdown_preview(normalised.rejected.select("line_number", "reason")),
+        },
+    )
 
 
 def _value_counts(frame: pl.DataFrame, column: str) -> dict[str, Any]:
@@ -109,25 +131,40 @@ ROWS_CONSERVED = "prospects_rows_conserved"
 UNIQUE_IDENTITY = "prospects_unique_active_identity"
 
 
-@dg.asset_check(asset="prospects", name=ROWS_CONSERVED, blocking=True,
-                description="Every raw row of the batch is accepted or rejected, none twice, none lost.")
+@dg.asset_check(
+    asset="prospects",
+    name=ROWS_CONSERVED,
+    blocking=True,
+    description="Every raw row of the batch is accepted or rejected, none twice, none lost.",
+)
 def prospects_rows_conserved(context: dg.AssetCheckExecutionContext, store: CrmStoreResource) -> dg.AssetCheckResult:
     crm = store.open()
-    batch_ids = ([context.op_execution_context.partition_key] if context.op_execution_context.has_partition_key
-                 else crm.query("SELECT batch_id FROM batches")["batch_id"].to_list())
+    batch_ids = (
+        [context.op_execution_context.partition_key]
+        if context.op_execution_context.has_partition_key
+        else crm.query("SELECT batch_id FROM batches")["batch_id"].to_list()
+    )
     summaries = [ingest_store.batch_summary(crm, b) for b in batch_ids]
     broken = [s.__dict__ for s in summaries if not s.conserved]
-    return dg.AssetCheckResult(passed=not broken, metadata={
-        "batches_checked": len(summaries), "violations": dg.MetadataValue.json(broken)})
+    return dg.AssetCheckResult(
+        passed=not broken, metadata={"batches_checked": len(summaries), "violations": dg.MetadataValue.json(broken)}
+    )
 
 
-@dg.asset_check(asset="prospects", name=UNIQUE_IDENTITY, blocking=True,
-                description="No two active prospects share an email address or a LinkedIn URL.")
+@dg.asset_check(
+    asset="prospects",
+    name=UNIQUE_IDENTITY,
+    blocking=True,
+    description="No two active prospects share an email address or a LinkedIn URL.",
+)
 def prospects_unique_active_identity(store: CrmStoreResource) -> dg.AssetCheckResult:
     clashes = store.open().query(
         "SELECT 'email' AS key, email AS value, count(*) AS n FROM prospects WHERE NOT archived AND email IS NOT NULL"
         " GROUP BY email HAVING count(*) > 1 UNION ALL"
         " SELECT 'linkedin_url', linkedin_url, count(*) FROM prospects WHERE NOT archived"
-        " AND linkedin_url IS NOT NULL GROUP BY linkedin_url HAVING count(*) > 1")
-    return dg.AssetCheckResult(passed=clashes.is_empty(), metadata={
-        "clashes": clashes.height, "keys": dg.MetadataValue.json(clashes["key"].to_list()[:20])})
+        " AND linkedin_url IS NOT NULL GROUP BY linkedin_url HAVING count(*) > 1"
+    )
+    return dg.AssetCheckResult(
+        passed=clashes.is_empty(),
+        metadata={"clashes": clashes.height, "keys": dg.MetadataValue.json(clashes["key"].to_list()[:20])},
+    )
