@@ -328,7 +328,7 @@ def _name_columns(frame: pl.DataFrame) -> pl.DataFrame:
     """
     cells = pl.DataFrame(
         [
-            _strip_name_junk(frame.get_column(column)).alias(alias)
+            _on_distinct(frame.get_column(column), _strip_name_junk).alias(alias)
             for column, alias in (("first_name", "first"), ("last_name", "last"), ("full_name", "full"))
         ]
     )
@@ -504,6 +504,29 @@ def company_key(value: str | None) -> str | None:
     words = _COMPANY_WORDS.findall(_COMPANY_DOTS.sub("", anyascii(text).casefold()))
     kept = [word for word in words if word not in GENERIC_COMPANY_WORDS]
     return " ".join(kept or words) or None
+
+
+# Marks that NFD splits off accented Latin letters; with them removed, such a letter is the ASCII letter
+# anyascii gives (the tests check every such character).
+_LATIN_MARKS = r"[\x{0300}-\x{0362}]+"
+
+
+def _company_keys(values: pl.Series) -> pl.Series:
+    """:func:`company_key` of distinct cleaned company names. Names that are ASCII once accents are folded
+    (nearly all) are keyed by polars; the others go to :func:`company_key` (anyascii)."""
+    folded = pl.col("name").str.replace_all(r"[.'’]", "").str.normalize("NFD").str.replace_all(_LATIN_MARKS, "")
+    words = pl.col("words")
+    kept = words.list.eval(pl.element().filter(~pl.element().is_in(sorted(GENERIC_COMPANY_WORDS))))
+    frame = pl.DataFrame({"name": values}, schema={"name": pl.Utf8}).with_columns(
+        folded.str.to_lowercase().str.extract_all(r"[a-z0-9]+").alias("words"),
+        folded.str.contains(r"[^\x00-\x7F]").alias("transliterate"),
+    )
+    foreign = frame.filter(pl.col("transliterate")).get_column("name")
+    return frame.select(
+        pl.when(pl.col("transliterate"))
+        .then(_replace_distinct(pl.col("name"), foreign, company_key))
+        .otherwise(pl.when(kept.list.len() > 0).then(kept).otherwise(words).list.join(" ").replace("", None))
+    ).to_series()
 
 
 # --------------------------------------------------------------------------- domains
@@ -866,6 +889,13 @@ def _replace_distinct(expr: pl.Expr, values: pl.Series, function: Callable[[str]
     return expr.replace_strict(distinct, mapped, default=None, return_dtype=pl.Utf8)
 
 
+def _on_distinct(values: pl.Series, transform: Callable[[pl.Series], pl.Series]) -> pl.Series:
+    """``values`` with ``transform`` applied to their distinct values only, mapped back: names and
+    companies repeat, and a regex or a Python call per row costs more than a hash lookup."""
+    distinct = values.drop_nulls().unique()
+    return values.replace_strict(distinct, transform(distinct), default=None, return_dtype=pl.Utf8)
+
+
 def _per_distinct(frame: pl.DataFrame, column: str, transform: Callable[[pl.Series], pl.Series]) -> pl.Expr:
     """``column`` with ``transform`` applied to its distinct values only, mapped back."""
     distinct = frame.get_column(column).drop_nulls().unique()
@@ -926,7 +956,7 @@ def normalise_records(raw: pl.DataFrame) -> NormalisedBatch:
                 "linkedin_fast",
                 _replace_distinct(pl.col("linkedin_url"), pending_linkedin, canonical_linkedin_url),
             ).alias("linkedin_canonical"),
-            _replace_distinct(pl.col("company"), frame.get_column("company"), company_key).alias("company_key"),
+            _per_distinct(frame, "company", _company_keys).alias("company_key"),
             _replace_distinct(pl.col("website"), frame.get_column("website"), registrable_domain).alias(
                 "website_domain"
             ),
@@ -955,7 +985,7 @@ def normalise_records(raw: pl.DataFrame) -> NormalisedBatch:
         .when(pl.col("first_name").is_null() & pl.col("last_name").is_null())
         .then(pl.lit("name: missing"))
         .when(pl.concat_str("first_name", "last_name", separator=" ").str.to_lowercase() == PRIVATE_PROFILE_NAME)
-        .then(pl.lit("name: private LinkedIn profile (\"LinkedIn Member\")"))
+        .then(pl.lit('name: private LinkedIn profile ("LinkedIn Member")'))
         .when(pl.col("email_reason").is_not_null())
         .then(pl.lit("email: ") + pl.col("email_reason"))
         .when(pl.col("linkedin_url").is_not_null() & pl.col("linkedin_canonical").is_null())

@@ -330,6 +330,35 @@ def test_company_key(value: str | None, expected: str | None) -> None:
     assert company_key(value) == expected
 
 
+def test_vectorised_company_keys_fold_accents_as_anyascii_does() -> None:
+    names = [f"Hôtel {letter}berg & Spa" for letter in ACCENTED_LATIN] + [
+        "Hôtel Bellevue & Spa S.A.", "L’Hôtel d'Angleterre", "Hotel", "&&", "Ørsted Hotel 12", "İstanbul Palace",
+        "ǅemal Suites", "Hotel\u0363x", "王府井酒店", "The Ritz", "St. Moritz Grand",
+    ]  # fmt: skip
+    keys = normalise._company_keys(pl.Series(names, dtype=pl.Utf8)).to_list()
+    assert keys == [company_key(name) for name in names]
+
+
+COMPANY_WORDS = ["Hotel", "Spa", "S.A.", "&", "Zoë", "Ørsted", "GmbH", "de", "la", "12", "l’", "d'", "Grand", "Ǆ"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(st.sampled_from(COMPANY_WORDS), st.sampled_from(ACCENTED_LATIN), st.text(max_size=6)),
+            min_size=1,
+            max_size=5,
+        ).map(" ".join),
+        max_size=10,
+    )
+)
+def test_vectorised_company_keys_agree_with_the_scalar(values: list[str]) -> None:
+    cleaned = [clean_text(value) for value in values]
+    keys = normalise._company_keys(pl.Series(cleaned, dtype=pl.Utf8)).to_list()
+    assert keys == [company_key(value) for value in cleaned]
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
@@ -591,9 +620,16 @@ def test_normalise_records_conserves_rows(rows: list[dict[str, str | None]]) -> 
 def test_private_linkedin_member_rows_are_rejected_with_a_reason() -> None:
     from jengu_pipeline.domain.normalise import normalise_records
 
-    raw = pl.DataFrame({"line_number": [2, 3], "raw": ["a", "b"], "error": [None, None],
-                        "first_name": ["LinkedIn", "Anna"], "last_name": ["Member", "Berg"],
-                        "company": ["Hotel Magnolia", "Hotel Alpina"]})
+    raw = pl.DataFrame(
+        {
+            "line_number": [2, 3],
+            "raw": ["a", "b"],
+            "error": [None, None],
+            "first_name": ["LinkedIn", "Anna"],
+            "last_name": ["Member", "Berg"],
+            "company": ["Hotel Magnolia", "Hotel Alpina"],
+        }
+    )
     batch = normalise_records(raw)
     assert batch.accepted["line_number"].to_list() == [3]
     assert batch.rejected["reason"].to_list() == ['name: private LinkedIn profile ("LinkedIn Member")']
