@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from jengu_pipeline.sandbox import Sandbox, start_sandbox
 from jengu_pipeline.store import CrmStore, open_store
 
 PG_SYSTEM_USER = "jengu-pg"  # initdb refuses to run as root, so the server runs as this user when we are root
@@ -131,3 +132,32 @@ def jengu_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     get_settings.cache_clear()
     yield home
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def store_env(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The pipeline's settings point at this test's store: JENGU_DATABASE_URL for PostgreSQL, else unset."""
+    from jengu_pipeline.settings import get_settings
+
+    if store_url.startswith("postgresql"):
+        monkeypatch.setenv("JENGU_DATABASE_URL", store_url)
+    else:
+        monkeypatch.delenv("JENGU_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    yield store_url
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def running_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """One sandbox (seed 7, HTTP + SMTP on loopback) shared by the tests that do not change its world."""
+    with start_sandbox(Path(tmp_path_factory.mktemp("sandbox-home")), seed=7) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def sandbox(running_sandbox: Sandbox) -> Iterator[Sandbox]:
+    """The shared sandbox with perfect providers and zeroed counters, restored after the test."""
+    running_sandbox.reset(faults=True)
+    yield running_sandbox
+    running_sandbox.reset(faults=True)

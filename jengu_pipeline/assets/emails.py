@@ -83,7 +83,7 @@ def email_verifications(context: dg.AssetExecutionContext, store: CrmStoreResour
     batch_id = context.partition_key
     crm = store.open()
     people, waiting = email_store.people_to_find(crm, batch_id)
-    holder = context.run_id
+    holder = context.run.run_id
     leased = email_store.acquire_leases(crm, [p.prospect_id for p in people], holder)
     mine = [p for p in people if p.prospect_id in leased]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -140,14 +140,6 @@ def address_problem(email: str) -> AddressProblem | None:
 
 def email_domain(email: str) -> str:
     return email.rsplit("@", 1)[1].lower()
-
-
-def count_patterns(verified: Iterable[tuple[str, str | None, str | None]]) -> Counter[str]:
-    """Pattern frequencies among verified (email, first, last) triples; an ambiguous address counts for each."""
-    counts: Counter[str] = Counter()
-    for email, first, last in verified:
-        counts.update(infer_patterns(email, first, last))
-    return counts
 
 
 # --------------------------------------------------------------------------------------------

@@ -66,6 +66,7 @@ class EmailFinder:
         self._mx_locks: dict[str, asyncio.Lock] = {}
         self._undecided: set[str] = set()
         self._stopped_domains: dict[str, str] = {}
+        self._asked: set[tuple[str, str]] = set()
         self._done = 0
         self._total = 0
 
@@ -136,6 +137,7 @@ class EmailFinder:
     def _note(self, person: Person, email: str, provider: str, result: str, detail: str, *,
               pattern: str | None = None, cost: int = 0) -> None:
         self.report.attempts.append(Attempt(person.prospect_id, email, provider, result, detail, pattern, cost))
+        self._asked.add((person.prospect_id, email))
 
     async def _guess_domain(self, domain: str, people: list[Person], results: dict[str, Finding]) -> None:
         """Guess for everyone at one domain, learning its pattern with as few paid calls as possible.
@@ -230,7 +232,8 @@ class EmailFinder:
         order = self._order(domain)
         for person in people:
             best = candidates(person.first_name, person.last_name, domain, order)[0]
-            self._note(person, best.email, "inferred", "risky", "catch-all: unverifiable", pattern=best.pattern)
+            if (person.prospect_id, best.email) not in self._asked:
+                self._note(person, best.email, "inferred", "risky", "catch-all: unverifiable", pattern=best.pattern)
             results[person.prospect_id] = Finding(person.prospect_id, "risky", best.email, "catch-all domain")
 
     async def _imported(self, person: Person) -> Finding | None:

@@ -36,12 +36,13 @@ def sandbox_mode() -> bool:
     return os.environ.get("JENGU_SANDBOX") == "1"
 
 
-def keyless_search_limits() -> dict[str, Any]:
-    """Production keeps the polite per-second rates of public SearXNG / DuckDuckGo; the sandbox can take more."""
-    if not sandbox_mode():
-        return {}
-    fast = ProviderLimits(concurrency=8, rate_per_second=200.0, burst=20)
-    return {"searxng_limits": fast, "duckduckgo_limits": fast}
+SANDBOX_LIMITS = ProviderLimits(concurrency=8, rate_per_second=200.0, burst=20)
+"""A loopback emulator needs no politeness: sandbox runs go as fast as the machine."""
+
+
+def sandbox_limits(*fields: str) -> dict[str, Any]:
+    """Production keeps each provider's own (polite or contractual) rates; against the sandbox they are lifted."""
+    return dict.fromkeys(fields, SANDBOX_LIMITS) if sandbox_mode() else {}
 
 
 def llm_resource() -> LlmResource:
@@ -64,11 +65,12 @@ def resources() -> dict[str, dg.ConfigurableResource]:
             **overrides(brave_base_url="JENGU_BRAVE_BASE_URL", google_base_url="JENGU_GOOGLE_CSE_BASE_URL",
                         google_cx="JENGU_GOOGLE_CSE_CX", searxng_base_url="JENGU_SEARXNG_BASE_URL",
                         duckduckgo_base_url="JENGU_DUCKDUCKGO_BASE_URL"),
-            **keyless_search_limits(),
+            **sandbox_limits("searxng_limits", "duckduckgo_limits"),
         ),
         "verifier": VerifierResource(
             millionverifier_api_key=secret("JENGU_MILLIONVERIFIER_API_KEY"),
             **overrides(millionverifier_base_url="JENGU_MILLIONVERIFIER_BASE_URL", mx_table_path="JENGU_MX_TABLE"),
+            **sandbox_limits("millionverifier_limits"),
         ),
         "llm": llm_resource(),
         "pages": PageResource(sandbox=sandbox_mode(), **overrides(site_base_url="JENGU_SITE_BASE_URL")),

@@ -27,6 +27,9 @@ EDITABLE_PROSPECT_FIELDS = frozenset(
 """Fields an operator may edit; keys, provenance and the active_* mirrors are maintained by the store."""
 
 EMERGENCY_STOP = "emergency_stop"
+PROSPECT_CHILD_TABLES = ("activities", "replies", "sends", "messages", "email_verifications", "enrichment_leases",
+                         "website_not_found", "websites", "prospect_sources", "prospects")
+"""Every table with a prospect_id besides the registry, in a safe deletion order (a test keeps it complete)."""
 
 
 def _json_value(value: Any) -> Any:
@@ -143,11 +146,8 @@ class CrmStore:
         DuckDB checks foreign keys against committed data only, so the registry row goes in a second
         transaction; a crash in between leaves an unused registry id, never an orphan.
         """
-        children = ("activities", "replies", "sends", "messages", "email_verifications", "websites",
-                    "prospect_sources", "prospects")
-
         def delete_children(tx: Tx) -> None:
-            for table in children:
+            for table in PROSPECT_CHILD_TABLES:
                 tx.execute(f"DELETE FROM {table} WHERE prospect_id = ?", [prospect_id])
 
         self.engine.run(delete_children)

@@ -16,9 +16,11 @@ import pytest
 from jengu_pipeline.definitions import defs
 from jengu_pipeline.instance import PROJECT_ROOT
 
-EXPECTED_ASSETS = {"raw_prospects": "ingest", "prospects": "ingest", "rejected_rows": "ingest", "websites": "enrich"}
+EXPECTED_ASSETS = {"raw_prospects": "ingest", "prospects": "ingest", "rejected_rows": "ingest", "websites": "enrich",
+                   "email_verifications": "enrich"}
 EXPECTED_CHECKS = {("prospects", "prospects_rows_conserved"), ("prospects", "prospects_unique_active_identity"),
-                   ("websites", "websites_domains_resolvable")}
+                   ("websites", "websites_domains_resolvable"),
+                   ("email_verifications", "email_verifications_chosen_addresses_verified")}
 """A snapshot of the asset graph: renaming an asset or check breaks operators' and analysts' habits, so it
 must be a deliberate change here."""
 

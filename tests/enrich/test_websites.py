@@ -4,40 +4,23 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import pytest
 
 from jengu_pipeline.assets.enrich import websites, websites_domains_resolvable
 from jengu_pipeline.assets.ingest import prospects_and_rejects, raw_prospects
 from jengu_pipeline.batch_files import stage_file
-from jengu_pipeline.demo import SAMPLE_FILE, SANDBOX_SEED
+from jengu_pipeline.demo import SAMPLE_FILE
 from jengu_pipeline.partitions import PROSPECT_BATCHES
 from jengu_pipeline.resources.calls import ProviderLimits
 from jengu_pipeline.resources.search import SearchResource
 from jengu_pipeline.resources.wiring import resources
-from jengu_pipeline.sandbox import Sandbox, World, start_sandbox
+from jengu_pipeline.sandbox import Sandbox, World
 from jengu_pipeline.sandbox.world import Hotel
 from jengu_pipeline.settings import get_settings
 from jengu_pipeline.store import open_store
-
-
-@pytest.fixture
-def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str) -> Iterator[Sandbox]:
-    home = tmp_path / "home"
-    with start_sandbox(home, seed=SANDBOX_SEED) as sandbox:
-        for name, value in sandbox.env.items():
-            monkeypatch.setenv(name, value)
-        if store_url.startswith("postgresql"):
-            monkeypatch.setenv("JENGU_DATABASE_URL", store_url)
-        else:
-            monkeypatch.delenv("JENGU_DATABASE_URL", raising=False)
-        get_settings.cache_clear()
-        yield sandbox
-    get_settings.cache_clear()
 
 
 def materialize_batch(

@@ -24,14 +24,10 @@ Bad,Email,Manager,Hotel Rex,,not-an-email,Italy
 
 
 @pytest.fixture
-def jengu_env(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def jengu_env(store_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "home"
     monkeypatch.setenv("JENGU_HOME", str(home))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
-    if store_url.startswith("postgresql"):
-        monkeypatch.setenv("JENGU_DATABASE_URL", store_url)
-    else:
-        monkeypatch.delenv("JENGU_DATABASE_URL", raising=False)
     get_settings.cache_clear()
     yield home
     get_settings.cache_clear()

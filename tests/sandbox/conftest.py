@@ -7,31 +7,17 @@ freely without leaking them into the next one.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from jengu_pipeline.sandbox import Sandbox, World, build_world, start_sandbox
+from jengu_pipeline.sandbox import Sandbox, World, build_world
 
 
 @pytest.fixture(scope="session")
 def world() -> World:
     """The same world the sandbox serves (seed 7), built independently to check answers against."""
     return build_world(7)
-
-
-@pytest.fixture(scope="session")
-def running_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with start_sandbox(Path(tmp_path_factory.mktemp("sandbox-home")), seed=7) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def sandbox(running_sandbox: Sandbox) -> Iterator[Sandbox]:
-    running_sandbox.reset(faults=True)
-    yield running_sandbox
-    running_sandbox.reset(faults=True)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 
 from jengu_pipeline.store import CrmStore, StaleVersionError, Tx, open_store
 from jengu_pipeline.store.migrations import latest_version
+from jengu_pipeline.store.repository import PROSPECT_CHILD_TABLES
 
 TABLES = ("batches", "prospects", "rejected_rows", "websites", "email_verifications", "messages", "sends",
           "replies", "suppressions", "activities", "inboxes", "provider_calls", "flags", "schema_migrations")
@@ -78,6 +79,13 @@ def test_delete_prospect_leaves_no_orphans(store: CrmStore) -> None:
     assert store.query("SELECT DISTINCT prospect_id FROM activities")["prospect_id"].to_list() == ["p2"]
     with pytest.raises(Exception, match=r"(?i)foreign key"):
         store.run(lambda tx: tx.execute("DELETE FROM prospect_registry WHERE prospect_id = 'p2'"))
+
+
+def test_delete_prospect_knows_every_table_that_names_a_prospect(store: CrmStore) -> None:
+    tables = store.query(
+        "SELECT DISTINCT table_name FROM information_schema.columns WHERE column_name = 'prospect_id'"
+        " AND table_schema IN ('main', 'public') AND table_name <> 'prospect_registry'")["table_name"].to_list()
+    assert sorted(tables) == sorted(PROSPECT_CHILD_TABLES)
 
 
 def test_optimistic_lock_detects_a_concurrent_edit(store: CrmStore) -> None:

@@ -1,0 +1,166 @@
+"""The email finder against the sandbox's MillionVerifier and MX table: what it pays for and what it finds."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from jengu_pipeline.domain.emails import FinderReport, Person
+from jengu_pipeline.resources.calls import ProviderLimits
+from jengu_pipeline.resources.verify import VerifierResource
+from jengu_pipeline.sandbox import SANDBOX_KEYS, Sandbox
+from jengu_pipeline.sandbox.world import Hotel
+from jengu_pipeline.sandbox.world import Person as Staff
+
+Find = Callable[..., FinderReport]
+
+
+@pytest.fixture
+def find(sandbox: Sandbox, tmp_path: Path) -> Iterator[Find]:
+    """Runs the finder on a fresh DuckDB store (its cache and quota), as the asset does."""
+    verifier = VerifierResource(
+        store_url=f"duckdb:///{tmp_path / 'finder.duckdb'}",
+        millionverifier_api_key=SANDBOX_KEYS["millionverifier"],
+        millionverifier_base_url=sandbox.base_url,
+        millionverifier_limits=ProviderLimits(concurrency=4, max_attempts=1),
+        mx_table_path=str(sandbox.mx_table_path),
+    )
+    with dg.build_resources({"verifier": verifier}) as resources:
+
+        def run(people: list[Person], **known: object) -> FinderReport:
+            return resources.verifier.find_emails(
+                people,
+                learned=known.get("learned", {}),
+                global_counts=known.get("global_counts", Counter()),
+                facts=known.get("facts", {}),
+            )
+
+        yield run
+
+
+def hotel(sandbox: Sandbox, rule: Callable[[Hotel], bool]) -> Hotel:
+    return next(h for h in sandbox.world.hotels if rule(h))
+
+
+def as_people(hotel: Hotel, staff: list[Staff] | None = None, *, imported: str | None = None) -> list[Person]:
+    chosen = staff if staff is not None else list(hotel.staff)
+    return [Person(f"{hotel.domain}/{i}", p.first, p.last, imported, hotel.domain) for i, p in enumerate(chosen)]
+
+
+def paid_calls(sandbox: Sandbox) -> int:
+    return int(sandbox.stats()["providers"]["millionverifier"]["paid"])
+
+
+def outcomes(report: FinderReport) -> dict[str, str]:
+    return {f.prospect_id: f.outcome for f in report.findings}
+
+
+def normal(h: Hotel) -> bool:
+    return h.has_mx and not h.catch_all and not h.greylisting
+
+
+def test_a_catch_all_domain_costs_one_call_and_every_guess_is_risky(sandbox: Sandbox, find: Find) -> None:
+    target = hotel(sandbox, lambda h: h.catch_all and not h.greylisting and len(h.staff) >= 3)
+    report = find(as_people(target))
+    assert paid_calls(sandbox) == 1
+    assert set(outcomes(report).values()) == {"risky"}
+    assert report.facts[target.domain].catch_all is True
+    free = [a for a in report.attempts if a.provider == "inferred"]
+    assert len(free) == len(target.staff) - 1
+    assert all(a.cost_units == 0 for a in free)
+
+
+def test_a_domain_without_mx_costs_nothing(sandbox: Sandbox, find: Find) -> None:
+    target = hotel(sandbox, lambda h: not h.has_mx and len(h.staff) >= 2)
+    report = find(as_people(target))
+    assert paid_calls(sandbox) == 0
+    assert set(outcomes(report).values()) == {"unreachable"}
+    assert all(f.reason == f"{target.domain} has no MX" for f in report.findings)
+
+
+def test_the_learned_pattern_makes_each_colleague_one_call(sandbox: Sandbox, find: Find) -> None:
+    target = hotel(sandbox, lambda h: normal(h) and h.pattern == "{f}{last}" and not h.expands_umlauts
+                   and len(h.staff) >= 3 and all(p.mailbox_exists for p in h.staff))
+    first, *colleagues = as_people(target)
+    report = find([first])
+    assert outcomes(report) == {first.prospect_id: "found"}
+    assert report.learned == Counter({"{f}{last}": 1})
+    spent = paid_calls(sandbox)
+    assert spent > 1  # {f}{last} is not the first pattern tried on an unknown domain
+
+    again = find(colleagues, learned={target.domain: Counter({"{f}{last}": 1})})
+    assert set(outcomes(again).values()) == {"found"}
+    assert paid_calls(sandbox) - spent == len(colleagues)
+    truth = {f"{target.domain}/{i}": p.email for i, p in enumerate(target.staff)}
+    assert all(f.email == truth[f.prospect_id] for f in again.findings)
+
+
+def test_a_colleague_missing_under_the_known_pattern_has_left(sandbox: Sandbox, find: Find) -> None:
+    target = hotel(sandbox, lambda h: normal(h) and any(not p.mailbox_exists for p in h.staff)
+                   and any(p.mailbox_exists for p in h.staff))
+    gone = next(p for p in target.staff if not p.mailbox_exists)
+    report = find(as_people(target, [gone]), learned={target.domain: Counter({target.pattern: 3})})
+    assert [f.outcome for f in report.findings] == ["unreachable"]
+    assert "has left" in report.findings[0].reason
+    assert paid_calls(sandbox) <= 2  # the known pattern only (and its umlaut spelling, if any)
+
+
+def test_round_robin_probing_survives_a_departed_first_colleague(sandbox: Sandbox, find: Find) -> None:
+    target = hotel(sandbox, lambda h: normal(h) and h.pattern != "{first}.{last}"
+                   and not h.staff[0].mailbox_exists and any(p.mailbox_exists for p in h.staff[1:]))
+    report = find(as_people(target))
+    present = sum(p.mailbox_exists for p in target.staff)
+    assert Counter(outcomes(report).values())["found"] == present
+    assert report.learned[target.pattern] >= 1
+
+
+def test_an_imported_address_is_verified_first_and_a_role_box_is_skipped(sandbox: Sandbox, find: Find) -> None:
+    target = hotel(sandbox, lambda h: normal(h) and h.staff[0].mailbox_exists)
+    person = target.staff[0]
+    own = find(as_people(target, [person], imported=person.email.upper()))
+    assert [(f.outcome, f.email) for f in own.findings] == [("found", person.email)]
+    assert paid_calls(sandbox) == 1
+
+    role = find(as_people(target, [person], imported=f"info@{target.domain}"))
+    assert role.attempts[0].provider == "filter"
+    assert role.attempts[0].result == "role"
+    assert role.attempts[0].cost_units == 0
+    assert [(f.outcome, f.email) for f in role.findings] == [("found", person.email)]
+    assert paid_calls(sandbox) == 1  # the guess that found it was answered from the cache
+
+
+def test_free_and_disposable_imports_never_cost_a_call(sandbox: Sandbox, find: Find) -> None:
+    target = hotel(sandbox, lambda h: not h.has_mx)
+    people = as_people(target, [target.staff[0]], imported="someone@gmail.com")
+    people += [Person("temp", "Ola", "Nordmann", "ola@mailinator.com", target.domain)]
+    report = find(people)
+    assert sorted(a.result for a in report.attempts if a.provider == "filter") == ["disposable", "free_mail"]
+    assert paid_calls(sandbox) == 0
+
+
+def test_greylisting_leaves_the_domain_pending_without_more_calls(sandbox: Sandbox, find: Find) -> None:
+    target = hotel(sandbox, lambda h: h.greylisting and len(h.staff) >= 2)
+    report = find(as_people(target))
+    assert set(outcomes(report).values()) == {"pending"}
+    assert sandbox.stats()["providers"]["millionverifier"]["calls"] == 1
+    assert paid_calls(sandbox) == 0  # an undecided answer is free
+
+
+def test_a_quota_stop_leaves_the_rest_pending_and_the_resume_pays_nothing_twice(sandbox: Sandbox, find: Find) -> None:
+    hotels = [h for h in sandbox.world.hotels if normal(h)][:12]
+    people = [p for h in hotels for p in as_people(h)]
+    sandbox.configure("millionverifier", daily_quota=15)
+    stopped = find(people)
+    assert paid_calls(sandbox) == 15
+    assert Counter(outcomes(stopped).values())["pending"] > 0
+    assert any("credits" in f.reason.lower() for f in stopped.findings if f.outcome == "pending")
+
+    sandbox.configure("millionverifier", daily_quota=None)
+    resumed = find(people)
+    assert "pending" not in outcomes(resumed).values()
+    repaid = [a for a in resumed.attempts if a.cost_units and a.email in {s.email for s in stopped.attempts}]
+    assert repaid == []
