@@ -158,8 +158,9 @@ def _fuzzy_pairs(left: pl.DataFrame, right: pl.DataFrame, *, same_side: bool) ->
     return pairs.filter(pl.Series(keep, dtype=pl.Boolean)).select("_id", "_id_right")
 
 
-def _components(exact: pl.DataFrame, fuzzy: pl.DataFrame, work: pl.DataFrame) -> dict[int, int]:
-    """Union-find over batch positions; each linked position -> smallest position of its cluster.
+def _components(exact: pl.DataFrame, fuzzy: pl.DataFrame, work: pl.DataFrame) -> pl.DataFrame:
+    """Union-find over batch positions: (_row, _root) for every linked row, _root the smallest position of
+    its cluster.
 
     Exact edges (a shared LinkedIn URL or email) always join. A fuzzy edge never joins two clusters that
     already carry different values of an exact identifier: "S. Pemberton" without a profile must not glue
@@ -167,46 +168,46 @@ def _components(exact: pl.DataFrame, fuzzy: pl.DataFrame, work: pl.DataFrame) ->
     first. Identifier sets are gathered only for the clusters that fuzzy edges touch: a million-row batch
     has about a hundred thousand exact edges and far fewer fuzzy ones.
     """
-    parent: dict[int, int] = {}
+    parent = list(range(work.height))
 
     def find(node: int) -> int:
         root = node
-        while parent.get(root, root) != root:
+        while parent[root] != root:
             root = parent[root]
         while node != root:
             parent[node], node = root, parent[node]
         return root
 
-    def link(root_a: int, root_b: int) -> None:
-        parent.setdefault(root_a, root_a)
-        parent.setdefault(root_b, root_b)
-        parent[max(root_a, root_b)] = min(root_a, root_b)
-
-    for a, b in exact.select("_a", "_b").iter_rows():
+    for a, b in zip(exact.get_column("_a").to_list(), exact.get_column("_b").to_list(), strict=True):
         root_a, root_b = find(a), find(b)
         if root_a != root_b:
-            link(root_a, root_b)
+            parent[max(root_a, root_b)] = min(root_a, root_b)
+    nodes = pl.concat([frame.get_column(end).cast(pl.UInt32) for frame in (exact, fuzzy) for end in ("_a", "_b")])
+    linked = nodes.unique().to_list()
+
+    def roots() -> pl.DataFrame:
+        return pl.DataFrame(
+            {"_row": linked, "_root": [find(node) for node in linked]}, schema={"_row": pl.UInt32, "_root": pl.UInt32}
+        )
+
     if not fuzzy.is_empty():
-        known = _cluster_identifiers(work, fuzzy, {node: find(node) for node in list(parent)})
-        for a, b in fuzzy.select("_a", "_b").iter_rows():
+        known = _cluster_identifiers(work, fuzzy, roots())
+        for a, b in zip(fuzzy.get_column("_a").to_list(), fuzzy.get_column("_b").to_list(), strict=True):
             root_a, root_b = find(a), find(b)
             ids_a, ids_b = known.get(root_a, {}), known.get(root_b, {})
             if root_a == root_b or any(kind in ids_b and not ids_a[kind] & ids_b[kind] for kind in ids_a):
                 continue
-            link(root_a, root_b)
+            parent[max(root_a, root_b)] = min(root_a, root_b)
             merged = known.setdefault(min(root_a, root_b), {})
             for kind, values in (ids_b if root_a < root_b else ids_a).items():
                 merged.setdefault(kind, set()).update(values)
-    return {node: find(node) for node in list(parent)}
+    return roots()
 
 
 def _cluster_identifiers(
-    work: pl.DataFrame, fuzzy: pl.DataFrame, roots: dict[int, int]
+    work: pl.DataFrame, fuzzy: pl.DataFrame, clusters: pl.DataFrame
 ) -> dict[int, dict[str, set[str]]]:
     """Identifier values (kind -> set) of every cluster that an edge of ``fuzzy`` touches, by cluster root."""
-    clusters = pl.DataFrame(
-        {"_row": list(roots), "_root": list(roots.values())}, schema={"_row": pl.UInt32, "_root": pl.UInt32}
-    )
     touched = pl.concat([fuzzy.get_column("_a"), fuzzy.get_column("_b")]).cast(pl.UInt32).unique()
     rows = (
         work.select("_row", *IDENTIFIERS)
@@ -309,10 +310,7 @@ def assign_prospects(batch: pl.DataFrame, existing: pl.DataFrame, batch_id: str)
     )
 
     guarded = pl.col("_rank") == rank["name+company"]
-    roots = _components(edges.filter(~guarded), edges.filter(guarded), work)
-    clusters = pl.DataFrame(
-        {"_row": list(roots), "_root": list(roots.values())}, schema={"_row": pl.UInt32, "_root": pl.UInt32}
-    )
+    clusters = _components(edges.filter(~guarded), edges.filter(guarded), work)
     work = work.join(clusters, on="_row", how="left").with_columns(pl.coalesce("_root", "_row").alias("_root"))
     target = (
         direct.join(work.select("_row", "_root"), on="_row")
