@@ -91,8 +91,7 @@ def prospects_and_rejects(context: dg.AssetExecutionContext, store: CrmStoreReso
     """Normalise, score and deduplicate one batch, writing prospects and rejects in one transaction."""
     batch_id = context.partition_key
     crm = store.open()
-    raw = ingest_store.raw_fields(crm, batch_id)
-    normalised = normalise_records(raw)
+    normalised = normalise_records(ingest_store.raw_fields(crm, batch_id))  # the raw frame is freed at once
     assigned = ingest_store.write_normalised_batch(
         crm, batch_id, lambda existing: assign_prospects(normalised.accepted, existing, batch_id), normalised.rejected
     )
