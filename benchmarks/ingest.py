@@ -24,15 +24,76 @@ from pathlib import Path
 
 import polars as pl
 
-FIRST = ["Zoë", "Anna", "Luca", "Marie", "Jean-Luc", "Hans", "Sofía", "Björn", "Chloé", "Mateo", "Ingrid", "Léa",
-         "Giulia", "Oliver", "Amélie", "Jürgen", "Nils", "Inès", "Paolo", "Freya", "Emma", "Noah", "Elif", "Tomás"]
-LAST = ["Ørsted", "Berg", "Rossi", "Dubois", "Picard", "Müller", "García", "Lindqvist", "Moreau", "Fernández",
-        "Johansson", "Laurent", "Bianchi", "Smith", "Lefèvre", "Schäfer", "Nilsen", "Martín", "Conti", "Hansen"]
-TITLES = ["General Manager", "Director of Sales", "Owner", "Revenue Manager", "Front Office Manager",
-          "Directeur Général", "Hoteldirektor", "Marketing Manager", "Receptionist", "Head of Sales"]
-PLACES = ["Geneva, Geneva, Switzerland", "Paris, Île-de-France, France", "Copenhagen, Capital Region, Denmark",
-          "Munich, Bavaria, Germany", "Madrid, Community of Madrid, Spain", "Rome, Lazio, Italy",
-          "London, England, United Kingdom", "New York, New York, United States"]
+FIRST = [
+    "Zoë",
+    "Anna",
+    "Luca",
+    "Marie",
+    "Jean-Luc",
+    "Hans",
+    "Sofía",
+    "Björn",
+    "Chloé",
+    "Mateo",
+    "Ingrid",
+    "Léa",
+    "Giulia",
+    "Oliver",
+    "Amélie",
+    "Jürgen",
+    "Nils",
+    "Inès",
+    "Paolo",
+    "Freya",
+    "Emma",
+    "Noah",
+    "Elif",
+    "Tomás",
+]
+LAST = [
+    "Ørsted",
+    "Berg",
+    "Rossi",
+    "Dubois",
+    "Picard",
+    "Müller",
+    "García",
+    "Lindqvist",
+    "Moreau",
+    "Fernández",
+    "Johansson",
+    "Laurent",
+    "Bianchi",
+    "Smith",
+    "Lefèvre",
+    "Schäfer",
+    "Nilsen",
+    "Martín",
+    "Conti",
+    "Hansen",
+]
+TITLES = [
+    "General Manager",
+    "Director of Sales",
+    "Owner",
+    "Revenue Manager",
+    "Front Office Manager",
+    "Directeur Général",
+    "Hoteldirektor",
+    "Marketing Manager",
+    "Receptionist",
+    "Head of Sales",
+]
+PLACES = [
+    "Geneva, Geneva, Switzerland",
+    "Paris, Île-de-France, France",
+    "Copenhagen, Capital Region, Denmark",
+    "Munich, Bavaria, Germany",
+    "Madrid, Community of Madrid, Spain",
+    "Rome, Lazio, Italy",
+    "London, England, United Kingdom",
+    "New York, New York, United States",
+]
 HEADER = ["firstName", "lastName", "fullName", "title", "companyName", "linkedinProfileUrl", "location", "email"]
 ASCII = str.maketrans("ëéèüöäøåíóáñçïîô", "eeeuoaoaioancii" + "o")
 
@@ -43,9 +104,16 @@ def person(n: int, rng: random.Random) -> dict[str, str]:
     domain = f"hotel-{n % 9973}-{n // 9973}.test"
     slug = f"{first}-{last}-{n:x}".lower().translate(ASCII)
     email = f"{first}.{last}".lower().translate(ASCII) + f"{n}@{domain}" if rng.random() < 0.4 else ""
-    return {"firstName": first, "lastName": last, "fullName": f"{first} {last}", "title": rng.choice(TITLES),
-            "companyName": hotel, "linkedinProfileUrl": f"https://www.linkedin.com/in/{slug}",
-            "location": rng.choice(PLACES), "email": email}
+    return {
+        "firstName": first,
+        "lastName": last,
+        "fullName": f"{first} {last}",
+        "title": rng.choice(TITLES),
+        "companyName": hotel,
+        "linkedinProfileUrl": f"https://www.linkedin.com/in/{slug}",
+        "location": rng.choice(PLACES),
+        "email": email,
+    }
 
 
 def variant(row: dict[str, str], rng: random.Random) -> dict[str, str]:
@@ -121,8 +189,13 @@ def main() -> None:
 
         env = {"JENGU_HOME": str(work / "home"), "PATH": str(Path(sys.executable).parent)}
         started = time.perf_counter()
-        child = subprocess.run([sys.executable, "-m", "jengu_pipeline.cli", "import", str(source), "--json"],
-                               env=env, capture_output=True, text=True, check=False)
+        child = subprocess.run(
+            [sys.executable, "-m", "jengu_pipeline.cli", "import", str(source), "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         seconds = time.perf_counter() - started
         if child.returncode != 0:
             sys.exit(f"import failed:\n{child.stderr[-3000:]}")
@@ -134,11 +207,18 @@ def main() -> None:
             assigned = connection.execute("SELECT line_number, prospect_id FROM prospect_sources").pl()
         precision, recall = dedup_quality(truth, assigned)
 
-    report = {"rows": args.rows, "seconds": round(seconds, 2), "read_csv_seconds": round(read_seconds, 3),
-              "ratio": round(seconds / read_seconds, 1), "peak_rss_mb": round(peak_mb),
-              "precision": round(precision, 4), "recall": round(recall, 4),
-              "true_people": int(truth["person"].n_unique()), "prospects": summary["new_prospects"],
-              "rejected": summary["rejected"]}
+    report = {
+        "rows": args.rows,
+        "seconds": round(seconds, 2),
+        "read_csv_seconds": round(read_seconds, 3),
+        "ratio": round(seconds / read_seconds, 1),
+        "peak_rss_mb": round(peak_mb),
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "true_people": int(truth["person"].n_unique()),
+        "prospects": summary["new_prospects"],
+        "rejected": summary["rejected"],
+    }
     if not args.json:
         for key, value in report.items():
             print(f"{key:>16}: {value}")

@@ -52,45 +52,118 @@ CANONICAL_FIELDS = (
 _SYNONYMS: dict[str, tuple[str, ...]] = {
     "first_name": ("First Name", "Given Name", "Prénom", "Vorname", "Nombre"),
     "last_name": (
-        "Last Name", "Surname", "Family Name", "Nom", "Nom de famille", "Nachname", "Familienname",
-        "Apellido", "Apellidos",
+        "Last Name",
+        "Surname",
+        "Family Name",
+        "Nom",
+        "Nom de famille",
+        "Nachname",
+        "Familienname",
+        "Apellido",
+        "Apellidos",
     ),
     "full_name": (
-        "Full Name", "Name", "Contact", "Contact Name", "Nom complet", "Vollständiger Name",
+        "Full Name",
+        "Name",
+        "Contact",
+        "Contact Name",
+        "Nom complet",
+        "Vollständiger Name",
         "Nombre completo",
     ),
     "title": (
-        "Title", "Job Title", "Current Title", "Position", "Current Position", "Organization Title 1",
-        "Poste", "Fonction", "Titre", "Intitulé du poste", "Berufsbezeichnung", "Jobtitel", "Cargo",
+        "Title",
+        "Job Title",
+        "Current Title",
+        "Position",
+        "Current Position",
+        "Organization Title 1",
+        "Poste",
+        "Fonction",
+        "Titre",
+        "Intitulé du poste",
+        "Berufsbezeichnung",
+        "Jobtitel",
+        "Cargo",
         "Puesto",
     ),
     "company": (
-        "Company", "Company Name", "Current Company", "Hotel", "Hotel Name", "Organization",
-        "Organisation", "Organization 1", "Account Name", "Employer", "Entreprise", "Société",
-        "Nom de l'entreprise", "Firma", "Unternehmen", "Firmenname", "Empresa",
+        "Company",
+        "Company Name",
+        "Current Company",
+        "Hotel",
+        "Hotel Name",
+        "Organization",
+        "Organisation",
+        "Organization 1",
+        "Account Name",
+        "Employer",
+        "Entreprise",
+        "Société",
+        "Nom de l'entreprise",
+        "Firma",
+        "Unternehmen",
+        "Firmenname",
+        "Empresa",
     ),
     "website": (
-        "Website", "Company Website", "Hotel Website", "Organization Website 1", "Domain",
-        "Company Domain", "Site", "Web", "Site web", "Site internet", "Webseite", "Sitio web", "URL",
+        "Website",
+        "Company Website",
+        "Hotel Website",
+        "Organization Website 1",
+        "Domain",
+        "Company Domain",
+        "Site",
+        "Web",
+        "Site web",
+        "Site internet",
+        "Webseite",
+        "Sitio web",
+        "URL",
         "Company URL",
     ),
     "linkedin_url": (
-        "LinkedIn Profile URL", "LinkedIn URL", "LinkedIn Profile", "LinkedIn", "Person Linkedin Url",
-        "defaultProfileUrl", "Profile URL", "Profile", "Sales Navigator Profile URL",
-        "Sales Navigator URL", "Sales Navigator",
+        "LinkedIn Profile URL",
+        "LinkedIn URL",
+        "LinkedIn Profile",
+        "LinkedIn",
+        "Person Linkedin Url",
+        "defaultProfileUrl",
+        "Profile URL",
+        "Profile",
+        "Sales Navigator Profile URL",
+        "Sales Navigator URL",
+        "Sales Navigator",
     ),
-    "location": ("Location", "Person Location", "Geography", "Location Name", "Localisation", "Standort",
-                 "Ubicación"),
+    "location": ("Location", "Person Location", "Geography", "Location Name", "Localisation", "Standort", "Ubicación"),
     "city": ("City", "Ville", "Stadt", "Ort", "Ciudad"),
     "region": ("State", "Region", "Province", "Bundesland", "Provincia", "Estado"),
     "country": ("Country", "Pays", "Land", "País"),
     "email": (
-        "Email", "Email Address", "Work Email", "Professional Email", "Business Email", "Courriel",
-        "Adresse e-mail", "E-Mail-Adresse", "Correo", "Correo electrónico",
+        "Email",
+        "Email Address",
+        "Work Email",
+        "Professional Email",
+        "Business Email",
+        "Courriel",
+        "Adresse e-mail",
+        "E-Mail-Adresse",
+        "Correo",
+        "Correo electrónico",
     ),
     "phone": (
-        "Phone", "Phone Number", "Telephone", "Mobile", "Mobile Phone", "Work Phone",
-        "Portable", "Telefon", "Telefonnummer", "Handy", "Teléfono", "Móvil",
+        "Phone",
+        "Phone Number",
+        "Telephone",
+        "Mobile",
+        "Mobile Phone",
+        "Work Phone",
+        "Portable",
+        "Telefon",
+        "Telefonnummer",
+        "Handy",
+        "Teléfono",
+        "Móvil",
     ),
 }
 # At least one of these must be mapped, or the file cannot name a single prospect.
@@ -111,8 +184,19 @@ _MAX_CONTROL_SHARE = 0.05  # more control characters than this in the sample: bi
 # parsers agree (Python's str.strip() would also strip the separators \x1c-\x1f).
 _WHITESPACE = "".join(
     chr(code)
-    for code in (*range(0x09, 0x0E), 0x20, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B),
-                 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)
+    for code in (
+        *range(0x09, 0x0E),
+        0x20,
+        0x85,
+        0xA0,
+        0x1680,
+        *range(0x2000, 0x200B),
+        0x2028,
+        0x2029,
+        0x202F,
+        0x205F,
+        0x3000,
+    )
 )
 _NOT_BLANK = r"\S"
 _QUOTED_SECTION = '"[^"]*"'
@@ -166,8 +250,7 @@ def read_prospect_file(path: Path) -> FileReadout:
         more = ", …" if len(layout.header) > 20 else ""
         raise ProspectFileError(
             path,
-            "no recognisable column (need a name, company, LinkedIn URL or email column; "
-            f"found: {shown}{more})",
+            f"no recognisable column (need a name, company, LinkedIn URL or email column; found: {shown}{more})",
         )
     wanted = sorted(columns)
     cells = _read_fast(payload, layout, wanted, lines)
@@ -773,9 +856,7 @@ def _line_bodies(payload: bytes) -> pl.Series:
 
 
 def _no_records() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={"line_number": pl.Int64, "raw": pl.String, "delimiters": pl.UInt32}
-    )
+    return pl.DataFrame(schema={"line_number": pl.Int64, "raw": pl.String, "delimiters": pl.UInt32})
 
 
 def _parse_records(source: bytes, records: pl.DataFrame, layout: _Layout, wanted: Sequence[int]) -> pl.DataFrame | None:

@@ -231,14 +231,18 @@ def test_namesakes_with_different_linkedin_profiles_or_numbered_hotels_stay_apar
 
     assert not same_person(("anna", "berg", "ibis paris 12"), ("anna", "berg", "ibis paris 15"))
     assert same_person(("anna", "berg", "ibis paris 12"), ("anna", "berg", "ibis paris 12"))
-    batch = pl.DataFrame({
-        "line_number": [2, 3, 4],
-        "linkedin_url": ["https://www.linkedin.com/in/siobhan-1", "https://www.linkedin.com/in/siobhan-2", None],
-        "email": pl.Series([None, None, None], dtype=pl.Utf8),
-        "name_key": ["siobhan pemberton"] * 3,
-        "company_key": ["abbey", "abbey", "abbey"],
-    })
-    empty = pl.DataFrame(schema=dict.fromkeys(("prospect_id", "linkedin_url", "email", "name_key", "company_key"), pl.Utf8))
+    batch = pl.DataFrame(
+        {
+            "line_number": [2, 3, 4],
+            "linkedin_url": ["https://www.linkedin.com/in/siobhan-1", "https://www.linkedin.com/in/siobhan-2", None],
+            "email": pl.Series([None, None, None], dtype=pl.Utf8),
+            "name_key": ["siobhan pemberton"] * 3,
+            "company_key": ["abbey", "abbey", "abbey"],
+        }
+    )
+    empty = pl.DataFrame(
+        schema=dict.fromkeys(("prospect_id", "linkedin_url", "email", "name_key", "company_key"), pl.Utf8)
+    )
     assigned = assign_prospects(batch, empty, "b1")
     first, second, third = assigned["prospect_id"].to_list()
     assert first != second, "two LinkedIn profiles are two people, however alike their names"

@@ -53,7 +53,11 @@ def test_rows_have_line_number_raw_error_and_every_canonical_field(tmp_path: Pat
     assert all(readout.rows.schema[name] == pl.String for name in ("raw", "error", *CANONICAL_FIELDS))
     expected = dict.fromkeys(CANONICAL_FIELDS) | {"first_name": "Ada", "email": "ada@example.test"}
     assert readout.rows.row(0, named=True) == {
-        "line_number": 2, "raw": "Ada, ada@example.test ,hi", "error": None, **expected}
+        "line_number": 2,
+        "raw": "Ada, ada@example.test ,hi",
+        "error": None,
+        **expected,
+    }
     assert readout.header == ["First Name", "Email", "Notes"]
     assert readout.mapping == {"First Name": "first_name", "Email": "email"}
     assert readout.path == tmp_path / "prospects.csv"
@@ -109,7 +113,9 @@ def test_cyrillic_cp1251_file_is_left_to_charset_normalizer(tmp_path: Path) -> N
     readout = read(tmp_path, text.encode("cp1251"))
     assert readout.encoding == "cp1251"
     assert rows(readout, "full_name", "company") == [
-        ("Иван Петров", "Гостиница Москва"), ("Ольга Смирнова", "Отель Невский")]
+        ("Иван Петров", "Гостиница Москва"),
+        ("Ольга Смирнова", "Отель Невский"),
+    ]
 
 
 # --- delimiters -------------------------------------------------------------------------------
@@ -125,7 +131,9 @@ def test_each_delimiter_is_sniffed(tmp_path: Path, delimiter: str) -> None:
     readout = read(tmp_path, buffer.getvalue())
     assert readout.delimiter == delimiter
     assert rows(readout, "first_name", "company", "location") == [
-        ("Ana", "Hotel A, B; C | D", "Lisbon, Portugal"), ("Jo", "Hotel\tTab", "Seoul")]
+        ("Ana", "Hotel A, B; C | D", "Lisbon, Portugal"),
+        ("Jo", "Hotel\tTab", "Seoul"),
+    ]
 
 
 def test_delimiter_giving_consistent_rows_wins_over_one_found_in_the_header(tmp_path: Path) -> None:
@@ -174,13 +182,18 @@ def test_mixed_line_endings_keep_raw_text_exact(tmp_path: Path) -> None:
     content = 'Email,Notes\r\na@x.test,"one\ntwo"\r\nb@x.test,"three\r\nfour"\r\nc@x.test,five\r\n'
     readout = read(tmp_path, content)
     assert rows(readout, "line_number", "raw") == [
-        (2, 'a@x.test,"one\ntwo"'), (4, 'b@x.test,"three\r\nfour"'), (6, "c@x.test,five")]
+        (2, 'a@x.test,"one\ntwo"'),
+        (4, 'b@x.test,"three\r\nfour"'),
+        (6, "c@x.test,five"),
+    ]
 
 
 def test_lone_carriage_returns_end_lines(tmp_path: Path) -> None:
     readout = read(tmp_path, 'Email,Notes\ra@x.test,"x\ry"\rb@x.test,z\r')
     assert rows(readout, "line_number", "raw", "email") == [
-        (2, 'a@x.test,"x\ry"', "a@x.test"), (4, "b@x.test,z", "b@x.test")]
+        (2, 'a@x.test,"x\ry"', "a@x.test"),
+        (4, "b@x.test,z", "b@x.test"),
+    ]
 
 
 def test_a_long_file_is_read_whole_past_the_sample_the_layout_comes_from(tmp_path: Path) -> None:
@@ -231,11 +244,13 @@ def test_rows_with_only_empty_fields_are_records(tmp_path: Path) -> None:
 def test_fewer_fields_than_the_header_leave_the_missing_ones_null(tmp_path: Path) -> None:
     readout = read(tmp_path, "First Name,Last Name,Email,Company\nAda,Lovelace\nBob\n")
     assert rows(readout, "error", "first_name", "last_name", "email") == [
-        (None, "Ada", "Lovelace", None), (None, "Bob", None, None)]
+        (None, "Ada", "Lovelace", None),
+        (None, "Bob", None, None),
+    ]
 
 
 def test_more_fields_than_the_header_is_an_error_only_when_the_extra_ones_hold_text(tmp_path: Path) -> None:
-    content = "First Name,Email\nAda,a@x.test,,  ,\nBob,b@x.test,oops\nCy,\"c@x.test\",\"\",x,\n"
+    content = 'First Name,Email\nAda,a@x.test,,  ,\nBob,b@x.test,oops\nCy,"c@x.test","",x,\n'
     readout = read(tmp_path, content)
     assert rows(readout, "line_number", "error", "first_name") == [
         (2, None, "Ada"),
@@ -252,7 +267,10 @@ def test_trailing_delimiter_on_every_line(tmp_path: Path) -> None:
 def test_many_extra_fields_are_still_one_error_row(tmp_path: Path) -> None:
     readout = read(tmp_path, "Email,Company\na@x.test,A\n" + "x," * 100 + "y\nc@x.test,C\n")
     assert rows(readout, "line_number", "error", "email") == [
-        (2, None, "a@x.test"), (3, "ragged row: 101 fields, header has 2", None), (4, None, "c@x.test")]
+        (2, None, "a@x.test"),
+        (3, "ragged row: 101 fields, header has 2", None),
+        (4, None, "c@x.test"),
+    ]
 
 
 # --- broken quotes ----------------------------------------------------------------------------
@@ -282,7 +300,11 @@ def test_two_stray_quotes_do_not_swallow_the_lines_between_them(tmp_path: Path) 
     content = 'Email,Company\na@x.test,"Hotel A\nb@x.test,B\nc@x.test,"C, Ltd"\nd@x.test,D\n'
     readout = read(tmp_path, content)
     assert rows(readout, "line_number", "email", "company") == [
-        (2, None, None), (3, "b@x.test", "B"), (4, "c@x.test", "C, Ltd"), (5, "d@x.test", "D")]
+        (2, None, None),
+        (3, "b@x.test", "B"),
+        (4, "c@x.test", "C, Ltd"),
+        (5, "d@x.test", "D"),
+    ]
     assert "unbalanced quote" in readout.rows["error"][0]
 
 
@@ -342,29 +364,72 @@ def test_fast_path_declines_what_only_the_csv_module_reads_right(tmp_path: Path,
 @pytest.mark.parametrize(
     ("header", "field"),
     [
-        ("First Name", "first_name"), ("firstName", "first_name"), ("first_name", "first_name"),
-        ("PRÉNOM", "first_name"), ("Vorname", "first_name"), ("Nombre", "first_name"),
-        ("Last Name", "last_name"), ("lastName", "last_name"), ("Surname", "last_name"), ("Nom", "last_name"),
-        ("Nachname", "last_name"), ("Apellido", "last_name"),
-        ("Name", "full_name"), ("Full Name", "full_name"), ("fullName", "full_name"), ("Contact", "full_name"),
-        ("Title", "title"), ("Job Title", "title"), ("jobTitle", "title"), ("Position", "title"),
+        ("First Name", "first_name"),
+        ("firstName", "first_name"),
+        ("first_name", "first_name"),
+        ("PRÉNOM", "first_name"),
+        ("Vorname", "first_name"),
+        ("Nombre", "first_name"),
+        ("Last Name", "last_name"),
+        ("lastName", "last_name"),
+        ("Surname", "last_name"),
+        ("Nom", "last_name"),
+        ("Nachname", "last_name"),
+        ("Apellido", "last_name"),
+        ("Name", "full_name"),
+        ("Full Name", "full_name"),
+        ("fullName", "full_name"),
+        ("Contact", "full_name"),
+        ("Title", "title"),
+        ("Job Title", "title"),
+        ("jobTitle", "title"),
+        ("Position", "title"),
         ("Current Title", "title"),
-        ("Company", "company"), ("Company Name", "company"), ("companyName", "company"), ("Hotel", "company"),
-        ("Hotel Name", "company"), ("Organization", "company"), ("Account Name", "company"),
+        ("Company", "company"),
+        ("Company Name", "company"),
+        ("companyName", "company"),
+        ("Hotel", "company"),
+        ("Hotel Name", "company"),
+        ("Organization", "company"),
+        ("Account Name", "company"),
         ("Current Company", "company"),
-        ("Website", "website"), ("Company Website", "website"), ("companyWebsite", "website"),
-        ("Domain", "website"), ("Company Domain", "website"), ("URL", "website"), ("Site", "website"),
-        ("LinkedIn URL", "linkedin_url"), ("LinkedIn Profile", "linkedin_url"), ("Profile URL", "linkedin_url"),
-        ("linkedinProfileUrl", "linkedin_url"), ("Sales Navigator URL", "linkedin_url"),
-        ("salesNavigatorUrl", "linkedin_url"), ("defaultProfileUrl", "linkedin_url"),
+        ("Website", "website"),
+        ("Company Website", "website"),
+        ("companyWebsite", "website"),
+        ("Domain", "website"),
+        ("Company Domain", "website"),
+        ("URL", "website"),
+        ("Site", "website"),
+        ("LinkedIn URL", "linkedin_url"),
+        ("LinkedIn Profile", "linkedin_url"),
+        ("Profile URL", "linkedin_url"),
+        ("linkedinProfileUrl", "linkedin_url"),
+        ("Sales Navigator URL", "linkedin_url"),
+        ("salesNavigatorUrl", "linkedin_url"),
+        ("defaultProfileUrl", "linkedin_url"),
         ("Person Linkedin Url", "linkedin_url"),
-        ("Location", "location"), ("Geography", "location"), ("Person Location", "location"),
-        ("City", "city"), ("Ville", "city"), ("Stadt", "city"),
-        ("State", "region"), ("Region", "region"), ("Province", "region"),
-        ("Country", "country"), ("Pays", "country"), ("Land", "country"),
-        ("Email", "email"), ("E-mail", "email"), ("Email Address", "email"), ("Work Email", "email"),
-        ("Professional Email", "email"), (" e_mail ", "email"),
-        ("Phone", "phone"), ("Telephone", "phone"), ("Phone Number", "phone"), ("Mobile", "phone"),
+        ("Location", "location"),
+        ("Geography", "location"),
+        ("Person Location", "location"),
+        ("City", "city"),
+        ("Ville", "city"),
+        ("Stadt", "city"),
+        ("State", "region"),
+        ("Region", "region"),
+        ("Province", "region"),
+        ("Country", "country"),
+        ("Pays", "country"),
+        ("Land", "country"),
+        ("Email", "email"),
+        ("E-mail", "email"),
+        ("Email Address", "email"),
+        ("Work Email", "email"),
+        ("Professional Email", "email"),
+        (" e_mail ", "email"),
+        ("Phone", "phone"),
+        ("Telephone", "phone"),
+        ("Phone Number", "phone"),
+        ("Mobile", "phone"),
     ],
 )
 def test_header_synonyms(tmp_path: Path, header: str, field: str) -> None:
@@ -395,21 +460,53 @@ def test_phantombuster_sales_navigator_export(tmp_path: Path) -> None:
         "linkedInProfileUrl,isPremium,isOpenLink,query,timestamp,defaultProfileUrl"
     )
     row = [
-        "https://www.linkedin.com/sales/lead/ACwAAA1,NAME_SEARCH,abc", "Marie Curie", "Marie", "Curie",
-        "Hôtel Le Radium", "General Manager", "123", "https://www.linkedin.com/sales/company/123",
-        "https://www.linkedin.com/company/123", "Hotelier.\nLoves science.", "", "Hospitality",
-        "Paris, France", "Paris, Île-de-France, France", "2 years", "5 years", "", "", "", "", "", "2nd", "",
-        "3", "Marie Curie", "ACwAAA1", "https://www.linkedin.com/in/mariecurie", "true", "false",
-        "https://www.linkedin.com/sales/search/people?query=x", "2024-05-01T10:00:00.000Z",
+        "https://www.linkedin.com/sales/lead/ACwAAA1,NAME_SEARCH,abc",
+        "Marie Curie",
+        "Marie",
+        "Curie",
+        "Hôtel Le Radium",
+        "General Manager",
+        "123",
+        "https://www.linkedin.com/sales/company/123",
+        "https://www.linkedin.com/company/123",
+        "Hotelier.\nLoves science.",
+        "",
+        "Hospitality",
+        "Paris, France",
+        "Paris, Île-de-France, France",
+        "2 years",
+        "5 years",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "2nd",
+        "",
+        "3",
+        "Marie Curie",
+        "ACwAAA1",
+        "https://www.linkedin.com/in/mariecurie",
+        "true",
+        "false",
+        "https://www.linkedin.com/sales/search/people?query=x",
+        "2024-05-01T10:00:00.000Z",
         "https://www.linkedin.com/in/ACwAAA1",
     ]
     buffer = io.StringIO()
     csv.writer(buffer).writerows([header.split(","), row])
     readout = read(tmp_path, buffer.getvalue())
     assert readout.mapping == {
-        "profileUrl": "linkedin_url", "fullName": "full_name", "firstName": "first_name",
-        "lastName": "last_name", "companyName": "company", "title": "title", "location": "location",
-        "name": "full_name", "linkedInProfileUrl": "linkedin_url", "defaultProfileUrl": "linkedin_url",
+        "profileUrl": "linkedin_url",
+        "fullName": "full_name",
+        "firstName": "first_name",
+        "lastName": "last_name",
+        "companyName": "company",
+        "title": "title",
+        "location": "location",
+        "name": "full_name",
+        "linkedInProfileUrl": "linkedin_url",
+        "defaultProfileUrl": "linkedin_url",
     }
     record = readout.rows.row(0, named=True)
     assert record["line_number"] == 2
@@ -423,22 +520,52 @@ def test_phantombuster_sales_navigator_export(tmp_path: Path) -> None:
 def test_evaboot_export(tmp_path: Path) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-    writer.writerow([
-        "Sales Navigator Profile URL", "Linkedin Profile URL", "First Name", "Last Name", "Email",
-        "Email Status", "Job Title", "Company Name", "Company Website", "Company Domain", "Location",
-        "Company Industry", "Company Employee Count",
-    ])
-    writer.writerow([
-        "https://www.linkedin.com/sales/lead/ACwAAB2", "", "Hans", "Müller", "",
-        "not found", "Direktor", "Hotel Adler", "", "hotel-adler.test", "München, Bayern, Deutschland",
-        "Hospitality", "51-200",
-    ])
+    writer.writerow(
+        [
+            "Sales Navigator Profile URL",
+            "Linkedin Profile URL",
+            "First Name",
+            "Last Name",
+            "Email",
+            "Email Status",
+            "Job Title",
+            "Company Name",
+            "Company Website",
+            "Company Domain",
+            "Location",
+            "Company Industry",
+            "Company Employee Count",
+        ]
+    )
+    writer.writerow(
+        [
+            "https://www.linkedin.com/sales/lead/ACwAAB2",
+            "",
+            "Hans",
+            "Müller",
+            "",
+            "not found",
+            "Direktor",
+            "Hotel Adler",
+            "",
+            "hotel-adler.test",
+            "München, Bayern, Deutschland",
+            "Hospitality",
+            "51-200",
+        ]
+    )
     readout = read(tmp_path, codecs.BOM_UTF8 + buffer.getvalue().encode("utf-8"))
     assert (readout.encoding, readout.delimiter) == ("utf-8-sig", ";")
     assert readout.mapping == {
-        "Sales Navigator Profile URL": "linkedin_url", "Linkedin Profile URL": "linkedin_url",
-        "First Name": "first_name", "Last Name": "last_name", "Email": "email", "Job Title": "title",
-        "Company Name": "company", "Company Website": "website", "Company Domain": "website",
+        "Sales Navigator Profile URL": "linkedin_url",
+        "Linkedin Profile URL": "linkedin_url",
+        "First Name": "first_name",
+        "Last Name": "last_name",
+        "Email": "email",
+        "Job Title": "title",
+        "Company Name": "company",
+        "Company Website": "website",
+        "Company Domain": "website",
         "Location": "location",
     }
     record = readout.rows.row(0, named=True)
@@ -460,7 +587,10 @@ def test_url_column_holding_linkedin_profiles_is_a_linkedin_url(tmp_path: Path) 
     readout = read(tmp_path, content)
     assert readout.mapping == {"Name": "full_name", "URL": "linkedin_url"}
     assert readout.rows["linkedin_url"].to_list() == [
-        "https://www.linkedin.com/in/ada", "https://linkedin.com/in/bob", None]
+        "https://www.linkedin.com/in/ada",
+        "https://linkedin.com/in/bob",
+        None,
+    ]
     assert readout.rows["website"].to_list() == [None, None, None]
 
 
@@ -504,8 +634,7 @@ def test_file_without_a_recognisable_column_lists_what_it_found(tmp_path: Path) 
     with pytest.raises(ProspectFileError) as caught:
         read(tmp_path, "foo,bar,Headline\n1,2,3\n", name="x.csv")
     assert str(caught.value) == (
-        "x.csv: no recognisable column (need a name, company, LinkedIn URL or email column; "
-        "found: foo, bar, Headline)"
+        "x.csv: no recognisable column (need a name, company, LinkedIn URL or email column; found: foo, bar, Headline)"
     )
     assert caught.value.path == tmp_path / "x.csv"
 

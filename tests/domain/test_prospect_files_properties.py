@@ -20,19 +20,37 @@ from jengu_pipeline.domain.prospect_files import ProspectFileError, read_prospec
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Header names recognised as distinct canonical fields, so that every written cell can be found again.
-COLUMNS = {"Email": "email", "Company": "company", "First Name": "first_name", "Job Title": "title",
-           "City": "city"}
+COLUMNS = {"Email": "email", "Company": "company", "First Name": "first_name", "Job Title": "title", "City": "city"}
 
 # Any character but surrogates and control characters (a file full of those is rightly called binary),
 # plus the ones a CSV writer must quote.
-ANY_TEXT = st.text(
-    st.characters(exclude_categories=("Cs", "Cc"), include_characters=',;|\t"\r\n'), max_size=12
-)
+ANY_TEXT = st.text(st.characters(exclude_categories=("Cs", "Cc"), include_characters=',;|\t"\r\n'), max_size=12)
 # What a Western Excel writes in cp1252: every non-ASCII character between ASCII ones, so that the
 # bytes can be neither UTF-8 nor taken for another script.
 WESTERN_TEXT = st.lists(
-    st.sampled_from(["José ", "Müller", "Zoë.", "Hôtel", "Straße", "Lefèvre", " € ", "l’hôtel", "a", "B c",
-                     ",", ";", "|", "\t", '"', "\n", "\r\n", " ", "x"]),
+    st.sampled_from(
+        [
+            "José ",
+            "Müller",
+            "Zoë.",
+            "Hôtel",
+            "Straße",
+            "Lefèvre",
+            " € ",
+            "l’hôtel",
+            "a",
+            "B c",
+            ",",
+            ";",
+            "|",
+            "\t",
+            '"',
+            "\n",
+            "\r\n",
+            " ",
+            "x",
+        ]
+    ),
     max_size=5,
 ).map("".join)
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -64,8 +82,11 @@ def test_any_bytes_give_a_readout_or_a_prospect_file_error(content: bytes) -> No
 
 
 @SETTINGS
-@given(st.lists(st.sampled_from(['"', ",", ";", "\n", "\r\n", "\r", " ", "é", "a", "Email", "\t", "|"]),
-                max_size=60).map("".join))
+@given(
+    st.lists(st.sampled_from(['"', ",", ";", "\n", "\r\n", "\r", " ", "é", "a", "Email", "\t", "|"]), max_size=60).map(
+        "".join
+    )
+)
 def test_every_line_of_a_broken_file_is_in_exactly_one_record_or_blank(body: str) -> None:
     text = "Email,Company\n" + body
     readout = read_file(text.encode())
@@ -113,8 +134,9 @@ def tables(draw: st.DrawFn) -> Table:
 
 def written(table: Table, row: list[str]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, delimiter=table.delimiter, quoting=table.quoting,
-               lineterminator=table.lineterminator).writerow(row)
+    csv.writer(buffer, delimiter=table.delimiter, quoting=table.quoting, lineterminator=table.lineterminator).writerow(
+        row
+    )
     return buffer.getvalue()
 
 
@@ -136,8 +158,9 @@ def test_what_a_csv_writer_wrote_is_read_back(table: Table) -> None:
     for text, row in zip(texts[1:], table.rows, strict=True):
         raw = text[: -len(table.lineterminator)]
         if raw.strip(pf._WHITESPACE):  # a lone whitespace cell written bare is a blank line
-            values = {COLUMNS[name]: cell.strip(pf._WHITESPACE) or None for name, cell in
-                      zip(table.header, row, strict=True)}
+            values = {
+                COLUMNS[name]: cell.strip(pf._WHITESPACE) or None for name, cell in zip(table.header, row, strict=True)
+            }
             wanted.append({"line_number": line_number, "raw": raw, "error": None, **values})
         line_number += len(LINE_BREAK.findall(text))
     got = readout.rows.select("line_number", "raw", "error", *(COLUMNS[name] for name in table.header))
@@ -149,8 +172,9 @@ def test_what_a_csv_writer_wrote_is_read_back(table: Table) -> None:
     st.sampled_from([",", ";", "\t", "|"]),
     st.integers(2, 4),
     st.lists(
-        st.sampled_from(['"', '""', ",", ";", "|", "\t", "\n", "\r\n", " ", "é", "a", "x,y", '"q"', "\n\n", ',"',
-                         '",', "\n" * 21]),
+        st.sampled_from(
+            ['"', '""', ",", ";", "|", "\t", "\n", "\r\n", " ", "é", "a", "x,y", '"q"', "\n\n", ',"', '",', "\n" * 21]
+        ),
         max_size=60,
     ).map("".join),
 )

@@ -23,7 +23,12 @@ def test_import_counts_every_row_and_is_idempotent(jengu_env: Path, prospects_fi
     first = run_import(prospects_file)
     assert first["batch_id"].startswith("sales-nav-export-nov-")
     assert {k: first[k] for k in ("rows", "accepted", "rejected", "duplicates", "new_prospects")} == {
-        "rows": 8, "accepted": 6, "rejected": 2, "duplicates": 2, "new_prospects": 4}
+        "rows": 8,
+        "accepted": 6,
+        "rejected": 2,
+        "duplicates": 2,
+        "new_prospects": 4,
+    }
 
     store = open_store(get_settings().store_url)
     assert store.count("prospects") == 4
@@ -48,14 +53,33 @@ def test_import_counts_every_row_and_is_idempotent(jengu_env: Path, prospects_fi
     assert store.count("rejected_rows") == 2
 
 
-def test_a_later_batch_merges_duplicates_and_keeps_provenance(jengu_env: Path, prospects_file: Path,
-                                                              tmp_path: Path) -> None:
+def test_rejected_rows_keep_their_raw_line_and_the_import_is_one_activity(
+    jengu_env: Path, prospects_file: Path
+) -> None:
+    batch_id = run_import(prospects_file)["batch_id"]
+    store = open_store(get_settings().store_url)
+    lines = prospects_file.read_text(encoding="utf-8").splitlines()
+    rejected = store.query("SELECT line_number, raw FROM rejected_rows ORDER BY line_number").rows()
+    assert rejected == [(8, lines[7]), (9, lines[8])]
+    activities = store.query("SELECT type, batch_id, prospect_id FROM activities ORDER BY activity_id").rows()
+    assert activities == [("batch_imported", batch_id, None)], "provenance is in prospect_sources, not per prospect"
+    sources = store.query(
+        "SELECT count(DISTINCT prospect_id) AS n FROM prospect_sources WHERE batch_id = ?", [batch_id]
+    )
+    assert sources["n"][0] == store.count("prospects") == 4
+
+
+def test_a_later_batch_merges_duplicates_and_keeps_provenance(
+    jengu_env: Path, prospects_file: Path, tmp_path: Path
+) -> None:
     first = run_import(prospects_file)
     later = tmp_path / "later.csv"
     later.write_text(
         "Full Name;Job Title;Hotel;Profile URL;E-mail\n"
         "Jean-Luc Picard;General Manager;Hotel Bellevue;https://www.linkedin.com/in/JLPicard;jl@bellevue.test\n"
-        "Maria García;Revenue Manager;Hotel Sol;https://es.linkedin.com/in/mariagarcia;\n", encoding="utf-8")
+        "Maria García;Revenue Manager;Hotel Sol;https://es.linkedin.com/in/mariagarcia;\n",
+        encoding="utf-8",
+    )
     second = run_import(later)
     assert (second["rows"], second["duplicates"], second["new_prospects"]) == (2, 1, 1)
     store = open_store(get_settings().store_url)
@@ -63,14 +87,16 @@ def test_a_later_batch_merges_duplicates_and_keeps_provenance(jengu_env: Path, p
     picard = store.query(
         "SELECT p.prospect_id, p.email, p.batch_id, count(s.batch_id) AS seen FROM prospects p"
         " JOIN prospect_sources s ON s.prospect_id = p.prospect_id WHERE p.last_name = 'Picard'"
-        " GROUP BY p.prospect_id, p.email, p.batch_id").row(0, named=True)
+        " GROUP BY p.prospect_id, p.email, p.batch_id"
+    ).row(0, named=True)
     assert picard["seen"] == 2
     assert picard["batch_id"] == first["batch_id"]
     assert picard["email"] == "jl@bellevue.test", "the duplicate row fills the email the prospect lacked"
 
 
-def test_same_bytes_under_another_name_are_the_same_batch(jengu_env: Path, prospects_file: Path,
-                                                          tmp_path: Path) -> None:
+def test_same_bytes_under_another_name_are_the_same_batch(
+    jengu_env: Path, prospects_file: Path, tmp_path: Path
+) -> None:
     copy = tmp_path / "renamed.csv"
     copy.write_bytes(prospects_file.read_bytes())
     assert run_import(copy)["batch_id"] == run_import(prospects_file)["batch_id"]
@@ -90,9 +116,11 @@ def test_unreadable_file_names_the_file_and_writes_nothing(jengu_env: Path, tmp_
 
 def test_export_neutralises_formula_cells(jengu_env: Path, tmp_path: Path) -> None:
     evil = tmp_path / "evil.csv"
-    evil.write_text("Name,Title,Company,LinkedIn\n"
-                    'Eve Hacker,"=HYPERLINK(""http://evil.test"",""x"")",@Evil Hotel,https://www.linkedin.com/in/eve\n',
-                    encoding="utf-8")
+    evil.write_text(
+        "Name,Title,Company,LinkedIn\n"
+        'Eve Hacker,"=HYPERLINK(""http://evil.test"",""x"")",@Evil Hotel,https://www.linkedin.com/in/eve\n',
+        encoding="utf-8",
+    )
     run_import(evil)
     out = tmp_path / "export" / "prospects.csv"
     result = CliRunner().invoke(main, ["export", "prospects", "--out", str(out), "--where", "NOT archived"])

@@ -16,11 +16,11 @@ from jengu_pipeline.store import open_store
 
 FILES = {
     "alps.csv": "Name,Title,Company,LinkedIn\n"
-                "Anna Berg,Owner,Hotel Alpina,https://www.linkedin.com/in/anna-berg\n"
-                "Luca Rossi,Director of Sales,Hotel Alpina,https://www.linkedin.com/in/luca-rossi\n",
+    "Anna Berg,Owner,Hotel Alpina,https://www.linkedin.com/in/anna-berg\n"
+    "Luca Rossi,Director of Sales,Hotel Alpina,https://www.linkedin.com/in/luca-rossi\n",
     "coast.csv": "Name,Title,Company,LinkedIn\n"
-                 "Marie Dubois,General Manager,Hôtel de la Plage,https://www.linkedin.com/in/marie-dubois\n"
-                 "Anna Berg,Owner,Hotel Alpina,https://de.linkedin.com/in/anna-berg/\n",
+    "Marie Dubois,General Manager,Hôtel de la Plage,https://www.linkedin.com/in/marie-dubois\n"
+    "Anna Berg,Owner,Hotel Alpina,https://de.linkedin.com/in/anna-berg/\n",
 }
 
 
@@ -29,8 +29,15 @@ def import_in_parallel(tmp_path: Path, env: dict[str, str]) -> list[dict[str, ob
     for name, text in FILES.items():
         path = tmp_path / name
         path.write_text(text, encoding="utf-8")
-        processes.append(subprocess.Popen([sys.executable, "-m", "jengu_pipeline.cli", "import", str(path), "--json"],
-                                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "jengu_pipeline.cli", "import", str(path), "--json"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     outputs = []
     for process in processes:
         out, err = process.communicate(timeout=300)
@@ -59,16 +66,25 @@ def test_parallel_imports_on_postgres_with_dagster_postgres(tmp_path: Path, post
     with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as connection:
         for name in databases.values():
             connection.execute(f"CREATE DATABASE {name}")
-    env = {**base_env(tmp_path), "JENGU_DATABASE_URL": f"{postgres_server}/{databases['crm']}",
-           "JENGU_DAGSTER_PG_URL": f"{postgres_server}/{databases['dagster']}"}
+    env = {
+        **base_env(tmp_path),
+        "JENGU_DATABASE_URL": f"{postgres_server}/{databases['crm']}",
+        "JENGU_DAGSTER_PG_URL": f"{postgres_server}/{databases['dagster']}",
+    }
     results = import_in_parallel(tmp_path, env)
     assert sorted(r["rows"] for r in results) == [2, 2]
     store = open_store(env["JENGU_DATABASE_URL"])
     assert store.count("prospects") == 3
     assert not (tmp_path / "home" / "crm.duckdb").exists()
 
-    health = subprocess.run([sys.executable, "-m", "jengu_pipeline.cli", "health", "--json"], env=env,
-                            capture_output=True, text=True, timeout=120, check=False)
+    health = subprocess.run(
+        [sys.executable, "-m", "jengu_pipeline.cli", "health", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     report = json.loads(health.stdout.strip().splitlines()[-1])
     assert health.returncode == 0, health.stderr
     assert report["store"]["backend"] == "postgresql"
