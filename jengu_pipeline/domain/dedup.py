@@ -34,19 +34,11 @@ import hashlib
 import polars as pl
 from rapidfuzz import fuzz
 
+from jengu_pipeline.domain.emails import ROLE_LOCAL_PARTS
+
 RULES = ("linkedin", "email", "name+company")
 """Match rules, strongest first."""
 
-# fmt: off
-ROLE_MAILBOXES = frozenset(
-    {
-        "info", "contact", "hello", "office", "admin", "mail", "team", "sales", "marketing", "events",
-        "reservations", "reservation", "reservierung", "reservas", "prenotazioni", "booking", "bookings",
-        "reception", "rezeption", "empfang", "accueil", "frontdesk", "front.desk", "welcome", "hotel",
-        "enquiries", "inquiries", "support", "service", "gm", "direction", "management",
-    }
-)
-# fmt: on
 FIRST_NAME_THRESHOLD = 85
 LAST_NAME_THRESHOLD = 90
 COMPANY_THRESHOLD = 85
@@ -72,7 +64,7 @@ def _identity_keys(frame: pl.DataFrame) -> pl.DataFrame:
     email = pl.col("email").str.split_exact("@", 1)
     name = pl.col("name_key").str.split_exact(" ", 1)
     return frame.with_columns(
-        pl.when(email.struct.field("field_0").str.to_lowercase().is_in(ROLE_MAILBOXES))
+        pl.when(email.struct.field("field_0").str.to_lowercase().is_in(list(ROLE_LOCAL_PARTS)))
         .then(None)
         .otherwise(pl.col("email"))
         .alias("_email"),

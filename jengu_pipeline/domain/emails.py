@@ -42,10 +42,12 @@ ROLE_LOCAL_PARTS = frozenset(
         "events", "frontdesk", "front.desk", "groups", "guestrelations", "hello", "hotel", "hr", "info",
         "inquiries", "jobs", "mail", "marketing", "meetings", "noreply", "no-reply", "office", "postmaster",
         "press", "reception", "reservations", "reservation", "reserve", "restaurant", "rooms", "sales", "spa",
-        "stay", "support", "team", "webmaster", "weddings", "welcome",
+        "stay", "support", "team", "webmaster", "weddings", "welcome", "gm", "service", "direction", "management",
+        "reservierung", "rezeption", "empfang", "reservas", "prenotazioni", "accueil",
     }
 )
-"""Shared mailboxes a hotel publishes; a cold email to one reaches nobody in particular."""
+"""Shared mailboxes a hotel publishes (in the trade's languages too); a cold email to one reaches nobody in
+particular, and two colleagues may both give it, so it is never a person's identity either."""
 
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
 

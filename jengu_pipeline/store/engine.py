@@ -77,7 +77,8 @@ class Tx:
         self._connection = connection
 
     def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self.backend == "postgresql" else sql
+        """psycopg's placeholders are ``%s``, so a literal ``%`` (a LIKE pattern) must be doubled first."""
+        return sql.replace("%", "%%").replace("?", "%s") if self.backend == "postgresql" else sql
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         if self.backend == "duckdb":

@@ -6,7 +6,8 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jengu_pipeline.domain.dedup import ROLE_MAILBOXES, assign_prospects, new_prospect_id
+from jengu_pipeline.domain.dedup import assign_prospects, new_prospect_id
+from jengu_pipeline.domain.emails import ROLE_LOCAL_PARTS
 
 NAMES = ["jon smith", "john smith", "anna berg", "hanna berger", "anna berger", "zoe orsted", "zoe"]
 COMPANIES = ["bellevue", "bellevue palace", "nordlys", None]
@@ -74,6 +75,6 @@ def test_assignment_invariants(batch: pl.DataFrame, existing: pl.DataFrame) -> N
     # exact keys always merge (role mailboxes excepted)
     for key in ("linkedin_url", "email"):
         personal = out.filter(
-            pl.col(key).is_not_null() & ~pl.col(key).str.split("@").list.first().is_in(sorted(ROLE_MAILBOXES))
+            pl.col(key).is_not_null() & ~pl.col(key).str.split("@").list.first().is_in(sorted(ROLE_LOCAL_PARTS))
         )
         assert (personal.group_by(key).agg(pl.col("prospect_id").n_unique())["prospect_id"] == 1).all()

@@ -113,6 +113,12 @@ def test_editing_email_keeps_the_active_mirror(store: CrmStore) -> None:
     add_prospect(store, "p2", email="a@nordlys.test")
 
 
+def test_a_literal_percent_sign_is_text_on_both_backends(store: CrmStore) -> None:
+    add_prospect(store, "p1", email="a@nordlys.test")
+    assert store.query("SELECT prospect_id FROM prospects WHERE email LIKE '%@nordlys%'").rows() == [("p1",)]
+    assert store.query("SELECT count(*) AS n FROM prospects WHERE email LIKE ?", ["%nordlys%"])["n"][0] == 1
+
+
 def test_query_is_read_only(store: CrmStore) -> None:
     with pytest.raises(Exception, match=r"(?i)read.only"):
         store.query("DELETE FROM flags")
