@@ -44,8 +44,10 @@ LAST_NAME_THRESHOLD = 90
 COMPANY_THRESHOLD = 85
 MAX_BLOCK_ROWS = 50
 
-IDENTIFIERS = ("linkedin_url", "_email")
-"""Exact identifiers: rows that both carry one and disagree are never merged by fuzzy name matching."""
+IDENTIFIERS = ("_profile", "_lead", "_email")
+"""Exact identifiers: rows that both carry one and disagree are never merged by fuzzy name matching. A public
+profile URL (/in/...) and a Sales Navigator lead URL (/sales/lead/...) name a person in two different
+namespaces, so only two of the same kind can disagree."""
 OUTPUT_COLUMNS = ("prospect_id", "is_duplicate", "duplicate_of_line", "match_rule")
 _EXISTING_COLUMNS = ("prospect_id", "linkedin_url", "email", "name_key", "company_key")
 
@@ -63,7 +65,10 @@ def _identity_keys(frame: pl.DataFrame) -> pl.DataFrame:
     """The identity columns both sides are matched on, under shared names."""
     email = pl.col("email").str.split_exact("@", 1)
     name = pl.col("name_key").str.split_exact(" ", 1)
+    lead = pl.col("linkedin_url").str.contains("linkedin.com/sales/", literal=True)
     return frame.with_columns(
+        pl.when(lead).then(None).otherwise(pl.col("linkedin_url")).alias("_profile"),
+        pl.when(lead).then(pl.col("linkedin_url")).otherwise(None).alias("_lead"),
         pl.when(email.struct.field("field_0").str.to_lowercase().is_in(list(ROLE_LOCAL_PARTS)))
         .then(None)
         .otherwise(pl.col("email"))
