@@ -31,10 +31,12 @@ def run_demo(settings: Settings, *, quiet: bool) -> dict[str, Any]:
             result = import_file(SAMPLE_FILE, settings, instance, job_name="prospect_batch_job")
         except ImportFailedError as error:
             raise click.ClickException(str(error)) from error
-        truth = {person["linkedin_url"]: hotel["domain"]
-                 for hotel in sandbox.world.ground_truth()["hotels"] for person in hotel["staff"]}
+        hotels = sandbox.world.ground_truth()["hotels"]
+        truth = {person["linkedin_url"]: hotel["domain"] for hotel in hotels for person in hotel["staff"]}
+        true_emails = {person["linkedin_url"]: person["email"] for hotel in hotels for person in hotel["staff"]}
     store = open_store(settings.store_url)
     websites = website_accuracy(store, result.batch_id, truth)
+    emails = email_accuracy(store, result.batch_id, true_emails)
     calls = provider_calls(store)
     summary: dict[str, Any] = {
         "home": str(settings.home),
@@ -43,6 +45,7 @@ def run_demo(settings: Settings, *, quiet: bool) -> dict[str, Any]:
         "batch": result.summary.__dict__,
         "totals": {t: store.count(t) for t in ("prospects", "rejected_rows", "websites", "activities")},
         "websites": websites,
+        "emails": emails,
         "provider_calls": calls,
     }
     if not quiet:
@@ -52,6 +55,8 @@ def run_demo(settings: Settings, *, quiet: bool) -> dict[str, Any]:
                    f"({batch.new_prospects} new, {batch.duplicates} duplicates), {batch.rejected} rejected")
         click.echo(f"  websites: found for {websites['found']} of {websites['prospects']} prospects, "
                    f"{websites['correct']} correct against the sandbox's ground truth")
+        click.echo(f"  emails: {emails['ok']} verified ({emails['ok_correct']} correct), {emails['risky']} risky "
+                   f"(catch-all), {emails['unreachable']} unreachable, {emails['still_new']} still pending")
         for call in calls:
             click.echo(f"  provider {call['provider']:<12} {call['outcome']:<15} {call['calls']:>4} calls "
                        f"{call['cost_units']:>4} units")
@@ -67,6 +72,20 @@ def website_accuracy(store: CrmStore, batch_id: str, truth: dict[str, str]) -> d
     known = [(truth[url], website) for url, website in rows if url in truth]
     return {"prospects": len(known), "found": sum(1 for _, website in known if website is not None),
             "correct": sum(1 for true, website in known if website == true)}
+
+
+def email_accuracy(store: CrmStore, batch_id: str, truth: dict[str, str]) -> dict[str, int]:
+    """The batch's prospects by email outcome, and how many verified addresses are the person's real one."""
+    rows = store.query("SELECT linkedin_url, email, email_status, stage FROM prospects WHERE batch_id = ?",
+                       [batch_id]).rows()
+    verified = [(url, email) for url, email, status, _ in rows if status == "ok"]
+    return {
+        "ok": len(verified),
+        "ok_correct": sum(1 for url, email in verified if truth.get(url) == email),
+        "risky": sum(1 for *_, status, _ in rows if status == "risky"),
+        "unreachable": sum(1 for *_, stage in rows if stage == "unreachable"),
+        "still_new": sum(1 for *_, stage in rows if stage == "new"),
+    }
 
 
 def provider_calls(store: CrmStore) -> list[dict[str, Any]]:

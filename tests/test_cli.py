@@ -64,3 +64,19 @@ def test_health_fails_when_the_store_is_down(cli_env: dict[str, str]) -> None:
     assert result.returncode == 1
     assert "FAIL store" in result.stdout
     assert ":pw@" not in result.stdout
+
+
+@pytest.mark.slow
+def test_demo_runs_the_main_job_and_is_right_against_the_sandbox_truth(cli_env: dict[str, str]) -> None:
+    """The README's run command, as a process: import, websites and email finding on the sample."""
+    result = jengu("demo", "--json", env=cli_env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["sandbox"] is True
+    assert summary["batch"]["rows"] == summary["batch"]["accepted"] + summary["batch"]["rejected"] == 150
+    assert summary["batch"]["duplicates"] == 15  # the sample's planted duplicates (data/sample/README.md)
+    websites = summary["websites"]
+    assert websites["correct"] >= 0.95 * websites["found"] > 0
+    emails = summary["emails"]
+    assert emails["ok"] > 0
+    assert emails["ok_correct"] == emails["ok"]

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +20,7 @@ from jengu_pipeline.resources.verify import VerifierResource
 from jengu_pipeline.sandbox import SANDBOX_KEYS, Sandbox
 from jengu_pipeline.sandbox.world import Hotel
 from jengu_pipeline.sandbox.world import Person as Staff
+from jengu_pipeline.store import open_store
 
 Find = Callable[..., FinderReport]
 
@@ -164,3 +170,57 @@ def test_a_quota_stop_leaves_the_rest_pending_and_the_resume_pays_nothing_twice(
     assert "pending" not in outcomes(resumed).values()
     repaid = [a for a in resumed.attempts if a.cost_units and a.email in {s.email for s in stopped.attempts}]
     assert repaid == []
+
+
+FINDER_PROCESS = """
+import sys, json
+from collections import Counter
+import dagster as dg
+from jengu_pipeline.domain.emails import Person
+from jengu_pipeline.resources.calls import ProviderLimits
+from jengu_pipeline.resources.verify import VerifierResource
+from jengu_pipeline.sandbox import SANDBOX_KEYS, build_world
+
+store_url, base_url, mx_table, domains = json.loads(sys.argv[1])
+hotels = {h.domain: h for h in build_world(7).hotels}
+people = [Person(f"{d}/{i}", p.first, p.last, None, d) for d in domains for i, p in enumerate(hotels[d].staff)]
+verifier = VerifierResource(store_url=store_url, millionverifier_api_key=SANDBOX_KEYS["millionverifier"],
+                            millionverifier_base_url=base_url, mx_table_path=mx_table,
+                            millionverifier_limits=ProviderLimits(concurrency=4, max_attempts=1))
+with dg.build_resources({"verifier": verifier}) as resources:
+    resources.verifier.find_emails(people, learned={}, global_counts=Counter(), facts={})
+"""
+
+
+def finder_process(store: Path, sandbox: Sandbox, domains: list[str]) -> subprocess.Popen[bytes]:
+    """The finder in a process of its own, as a Dagster step runs it (so that it can be killed)."""
+    args = json.dumps([f"duckdb:///{store}", sandbox.base_url, str(sandbox.mx_table_path), domains])
+    return subprocess.Popen([sys.executable, "-c", FINDER_PROCESS, args])
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_without_paying_twice(sandbox: Sandbox, tmp_path: Path) -> None:
+    """SIGKILL half-way: every answer paid and committed before the kill comes from the store's cache on
+    resume. Only answers in flight at the kill (received, not yet committed) are lost: at most the concurrency."""
+    domains = [h.domain for h in sandbox.world.hotels if normal(h)][:40]
+    store_path = tmp_path / "killed.duckdb"
+    sandbox.configure("millionverifier", latency_ms=30)
+    child = finder_process(store_path, sandbox, domains)
+    deadline = time.monotonic() + 120
+    while paid_calls(sandbox) < 40 and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.02)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    paid_before_kill = paid_calls(sandbox)
+    store = open_store(f"duckdb:///{store_path}")
+    cached = set(store.query("SELECT cache_key FROM provider_cache WHERE namespace = 'millionverifier'")[
+        "cache_key"].to_list())
+    assert paid_before_kill >= 40
+    assert paid_before_kill - len(cached) <= 4
+
+    assert finder_process(store_path, sandbox, domains).wait(timeout=300) == 0
+    after = set(store.query("SELECT cache_key FROM provider_cache WHERE namespace = 'millionverifier'")[
+        "cache_key"].to_list())
+    paid_on_resume = paid_calls(sandbox) - paid_before_kill
+    assert paid_on_resume > 0
+    assert paid_on_resume == len(after - cached)  # each paid answer is a new address: none bought twice

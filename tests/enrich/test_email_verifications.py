@@ -108,7 +108,13 @@ def test_two_runs_on_one_batch_never_verify_the_same_prospect(sandbox_env: Sandb
     assert run(UPSTREAM, key, instance).success
     sandbox_env.configure("millionverifier", latency_ms=20)
     results: list[dg.ExecuteInProcessResult] = []
-    threads = [threading.Thread(target=lambda: results.append(run(EMAILS, key, instance))) for _ in range(2)]
+
+    def other_run() -> None:  # another run (its own Dagster instance, as another process has) on the same store
+        own = dg.DagsterInstance.ephemeral()
+        own.add_dynamic_partitions(PROSPECT_BATCHES, [key])
+        results.append(run(EMAILS, key, own))
+
+    threads = [threading.Thread(target=other_run) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
