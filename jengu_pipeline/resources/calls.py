@@ -473,6 +473,10 @@ class GroupCommit(Generic[Item, R]):
                     future.set_result(result)
 
 
+Keep = tuple[str, Callable[[Any], bool]]
+"""A cacheable call's cache key, and which of its answers are worth keeping."""
+
+
 class ProviderCaller:
     """Runs one provider's calls: cache, single flight, concurrency, rate, breaker, quota, retries, ledger.
 
@@ -528,7 +532,7 @@ class ProviderCaller:
         `unknown` for free); units reserved but not charged stay with this caller for its next calls.
         """
         if cache_params is None or self.limits.cache_ttl_seconds <= 0:
-            return await self._with_retries(operation, attempt, batch_id, cost_of)
+            return await self._with_retries(operation, attempt, batch_id, cost_of, None)
         key = cache_key(operation, cache_params)
         lock = self._key_locks.get(key)
         if lock is None:
@@ -538,10 +542,7 @@ class ProviderCaller:
             if hit is not None:
                 await self._record(operation, Outcome.CACHE_HIT, 0.0, 0, batch_id)
                 return hit
-            value = await self._with_retries(operation, attempt, batch_id, cost_of)
-            if cacheable(value):
-                await self._state().writes.submit(CacheEntry(self.name, key, value, self.limits.cache_ttl_seconds))
-            return value
+            return await self._with_retries(operation, attempt, batch_id, cost_of, (key, cacheable))
 
     async def aclose(self) -> None:
         """Give back quota reserved for calls this caller will no longer make."""
@@ -556,11 +557,12 @@ class ProviderCaller:
         attempt: Callable[[], Awaitable[Any]],
         batch_id: str | None,
         cost_of: Callable[[Any], int] | None,
+        keep: Keep | None,
     ) -> Any:
         attempts_made, waited = 0, 0.0
         while True:
             try:
-                return await self._attempt(operation, attempt, batch_id, cost_of)
+                return await self._attempt(operation, attempt, batch_id, cost_of, keep)
             except ProviderError as error:
                 attempts_made += 1
                 delay = retry_delay(
@@ -578,8 +580,11 @@ class ProviderCaller:
         attempt: Callable[[], Awaitable[Any]],
         batch_id: str | None,
         cost_of: Callable[[Any], int] | None,
+        keep: Keep | None,
     ) -> Any:
-        """One try under the limits; its ledger row is written after the concurrency slot is freed."""
+        """One try under the limits. A paid answer is committed (ledger row and cache entry together) before
+        its concurrency slot is freed, so a process killed at any moment loses at most the answers of the
+        calls in flight; a failure's ledger row is written after the slot is freed."""
         units = self.cost_units
         failure: ProviderError | None = None
         async with self._state().semaphore:
@@ -615,10 +620,14 @@ class ProviderCaller:
                         self.breaker.record(success=True)
                         units = self._charge(units, value, cost_of)
                     latency = (self._clock() - started) * 1000
+                    if failure is None:
+                        entry = None
+                        if keep is not None and keep[1](value):
+                            entry = CacheEntry(self.name, keep[0], value, self.limits.cache_ttl_seconds)
+                        await self._record(operation, outcome, latency, units, batch_id, entry=entry)
+                        return value
         await self._record(operation, outcome, latency, units, batch_id)
-        if failure is not None:
-            raise failure
-        return value
+        raise failure
 
     def _charge(self, reserved: int, value: Any, cost_of: Callable[[Any], int] | None) -> int:
         """The units an answer cost; reserved units it did not cost are kept for the next call."""
@@ -653,14 +662,22 @@ class ProviderCaller:
         return state
 
     async def _record(
-        self, operation: str, outcome: Outcome, latency_ms: float, cost_units: int, batch_id: str | None
+        self,
+        operation: str,
+        outcome: Outcome,
+        latency_ms: float,
+        cost_units: int,
+        batch_id: str | None,
+        *,
+        entry: CacheEntry | None = None,
     ) -> None:
         record = CallRecord(self.name, operation, outcome.value, round(latency_ms, 3), cost_units, batch_id)
         meter = _METER.get()
         if meter is not None and cost_units:
             meter.units += cost_units
             meter.calls += 1
-        await self._state().writes.submit(record)
+        writes = self._state().writes
+        await asyncio.gather(writes.submit(record), *([writes.submit(entry)] if entry else []))
 
 
 class _LoopState:

@@ -32,7 +32,7 @@ def find(sandbox: Sandbox, tmp_path: Path) -> Iterator[Find]:
         store_url=f"duckdb:///{tmp_path / 'finder.duckdb'}",
         millionverifier_api_key=SANDBOX_KEYS["millionverifier"],
         millionverifier_base_url=sandbox.base_url,
-        millionverifier_limits=ProviderLimits(concurrency=4, max_attempts=1),
+        millionverifier_limits=ProviderLimits(concurrency=4, max_attempts=1, rate_per_second=500, burst=20),
         mx_table_path=str(sandbox.mx_table_path),
     )
     with dg.build_resources({"verifier": verifier}) as resources:
@@ -186,7 +186,7 @@ hotels = {h.domain: h for h in build_world(7).hotels}
 people = [Person(f"{d}/{i}", p.first, p.last, None, d) for d in domains for i, p in enumerate(hotels[d].staff)]
 verifier = VerifierResource(store_url=store_url, millionverifier_api_key=SANDBOX_KEYS["millionverifier"],
                             millionverifier_base_url=base_url, mx_table_path=mx_table,
-                            millionverifier_limits=ProviderLimits(concurrency=4, max_attempts=1))
+                            millionverifier_limits=ProviderLimits(concurrency=4, max_attempts=1, rate_per_second=500, burst=20))
 with dg.build_resources({"verifier": verifier}) as resources:
     resources.verifier.find_emails(people, learned={}, global_counts=Counter(), facts={})
 """
