@@ -1,11 +1,10 @@
 """Finding each prospect's work address: the imported one if it verifies, else the best-ordered guesses.
 
-Work is grouped by mail domain. Domains run concurrently (the verifier's own limits pace the calls), and
-the people of one domain run one after another, because what the first teaches is what saves the rest:
-no MX means no paid call for anyone there, a catch-all answer means none of the colleagues can be
-verified (their best guess is kept as ``risky`` without paying), and a verified address gives the
-domain's pattern, which is then tried first. Largest domains start first so that none is left alone at
-the end.
+Work is grouped by mail domain. Domains run concurrently (the verifier's own limits pace the calls); inside
+one domain calls go one at a time, because what each answer teaches saves the next: no MX means no paid
+call for anyone there, a catch-all answer means none of the colleagues can be verified (their best guess
+is kept as ``risky`` without paying), and a verified address gives the domain's pattern, after which each
+colleague costs one call. Largest domains start first so that none is left running alone at the end.
 """
 
 from __future__ import annotations
@@ -65,23 +64,25 @@ class EmailFinder:
         self._stopped: str | None = None
         self._mx_locks: dict[str, asyncio.Lock] = {}
         self._undecided: set[str] = set()
+        self._unchecked: set[str] = set()
         self._stopped_domains: dict[str, str] = {}
         self._asked: set[tuple[str, str]] = set()
         self._done = 0
         self._total = 0
 
     async def run(self, people: Sequence[Person], *, workers: int = 32) -> FinderReport:
-        by_domain: dict[str | None, list[Person]] = {}
-        for person in people:
-            by_domain.setdefault(person.mail_domain, []).append(person)
         self._total = len(people)
-        for person in by_domain.pop(None, []):
-            self._finish(Finding(person.prospect_id, "unreachable", reason="no website and no email"))
-        queue = iter(sorted(by_domain.items(), key=lambda item: (-len(item[1]), item[0] or "")))
+        by_domain: dict[str, list[Person]] = {}
+        for person in people:
+            domain = person.mail_domain
+            if domain is None:
+                self._finish(Finding(person.prospect_id, "unreachable", reason="no website and no email"))
+            else:
+                by_domain.setdefault(domain, []).append(person)
+        queue = iter(sorted(by_domain.items(), key=lambda item: (-len(item[1]), item[0])))
 
         async def worker() -> None:
             for domain, group in queue:
-                assert domain is not None
                 await self._domain(domain, group)
 
         async with asyncio.TaskGroup() as tasks:
@@ -162,14 +163,18 @@ class EmailFinder:
         for person in people:
             if person not in named:
                 results[person.prospect_id] = Finding(person.prospect_id, "unreachable", reason="no name to guess")
-        if facts.catch_all:
+        if self._unverifiable(domain):
             self._all_risky(domain, named, results)
             return
         if domain not in self.learned:
             await self._probe(domain, named, order, results)
         await self._with_known_pattern(domain, named, len(order), results)
-        if facts.catch_all:
+        if self._unverifiable(domain):
             self._all_risky(domain, [p for p in named if p.prospect_id not in results], results)
+
+    def _unverifiable(self, domain: str) -> bool:
+        """No mailbox at this domain can be confirmed: it accepts any address, or the verifier cannot tell."""
+        return bool(self.report.facts[domain].catch_all) or domain in self._unchecked
 
     async def _with_known_pattern(self, domain: str, people: list[Person], tried: int,
                                   results: dict[str, Finding]) -> None:
@@ -177,14 +182,14 @@ class EmailFinder:
         facts = self.report.facts[domain]
         known = [pattern for pattern, _ in self.learned.get(domain, Counter()).most_common()]
         for person in people:
-            if person.prospect_id in results or facts.catch_all or domain in self._undecided:
+            if person.prospect_id in results or self._unverifiable(domain) or domain in self._undecided:
                 continue
             if not known:
                 reason = f"no pattern of {tried} matched at {domain}"
                 results[person.prospect_id] = Finding(person.prospect_id, "unreachable", reason=reason)
                 continue
             found = await self._try(person, domain, known, facts)
-            if found is None and (facts.catch_all or domain in self._undecided):
+            if found is None and (self._unverifiable(domain) or domain in self._undecided):
                 continue
             reason = f"not at {domain} under its pattern {known[0]}: has left, or never worked there"
             results[person.prospect_id] = found or Finding(person.prospect_id, "unreachable", reason=reason)
@@ -208,7 +213,7 @@ class EmailFinder:
                 if found is not None:
                     results[person.prospect_id] = found
                     return
-                if facts.catch_all or domain in self._undecided:
+                if self._unverifiable(domain) or domain in self._undecided:
                     return
 
     async def _try(self, person: Person, domain: str, patterns: list[str], facts: DomainFacts) -> Finding | None:
@@ -219,8 +224,11 @@ class EmailFinder:
                 facts.catch_all = False
                 self._learn(domain, guess.pattern)
                 return Finding(person.prospect_id, "found", guess.email)
-            if verdict.result in ("catch_all", "risky"):
-                facts.catch_all = facts.catch_all or verdict.result == "catch_all"
+            if verdict.result == "catch_all":
+                facts.catch_all = True
+                return None
+            if verdict.result == "risky":  # a verifier that cannot check mailboxes (syntax + MX only)
+                self._unchecked.add(domain)
                 return None
             if verdict.result == "unknown":  # greylisting or a slow server: the domain answers nothing today
                 self._undecided.add(domain)
@@ -228,13 +236,14 @@ class EmailFinder:
         return None
 
     def _all_risky(self, domain: str, people: list[Person], results: dict[str, Finding]) -> None:
-        """At a catch-all domain nothing can be verified: each person's best guess is kept as risky, for free."""
+        """Where nothing can be verified, each person's best guess is kept as risky, for free."""
         order = self._order(domain)
+        reason = "catch-all domain" if self.report.facts[domain].catch_all else "mailbox not verifiable here"
         for person in people:
             best = candidates(person.first_name, person.last_name, domain, order)[0]
             if (person.prospect_id, best.email) not in self._asked:
-                self._note(person, best.email, "inferred", "risky", "catch-all: unverifiable", pattern=best.pattern)
-            results[person.prospect_id] = Finding(person.prospect_id, "risky", best.email, "catch-all domain")
+                self._note(person, best.email, "inferred", "risky", reason, pattern=best.pattern)
+            results[person.prospect_id] = Finding(person.prospect_id, "risky", best.email, reason)
 
     async def _imported(self, person: Person) -> Finding | None:
         """The imported address if it verifies; None to go on guessing at the hotel's domain."""

@@ -224,3 +224,16 @@ def test_a_killed_run_resumes_without_paying_twice(sandbox: Sandbox, tmp_path: P
     paid_on_resume = paid_calls(sandbox) - paid_before_kill
     assert paid_on_resume > 0
     assert paid_on_resume == len(after - cached)  # each paid answer is a new address: none bought twice
+
+
+def test_without_a_verification_key_the_best_guesses_are_risky_and_free(sandbox: Sandbox, tmp_path: Path) -> None:
+    target = hotel(sandbox, lambda h: normal(h) and len(h.staff) >= 2)
+    offline = VerifierResource(store_url=f"duckdb:///{tmp_path / 'offline.duckdb'}",
+                               mx_table_path=str(sandbox.mx_table_path))
+    with dg.build_resources({"verifier": offline}) as resources:
+        assert resources.verifier.selected == "syntax_mx"
+        report = resources.verifier.find_emails(as_people(target), learned={}, global_counts=Counter(), facts={})
+    assert set(outcomes(report).values()) == {"risky"}
+    assert all(f.reason == "mailbox not verifiable here" for f in report.findings)
+    assert report.facts[target.domain].catch_all is None  # nothing was learned about the domain itself
+    assert sandbox.stats()["providers"]["millionverifier"]["calls"] == 0
