@@ -1,0 +1,251 @@
+"""Campaign definitions: version-controlled YAML files, one per campaign, validated before anything is stored.
+
+A campaign says who it is for (audience rules), who writes (sending identity), what goes out when (steps)
+and how the audience is split (A/B variants). Errors name the file and the field path, so an operator can
+fix a definition without reading a stack trace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pycountry
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+
+from jengu_pipeline.domain.normalise import normalise_email
+
+CampaignStatus = Literal["draft", "active", "paused", "completed"]
+StopCondition = Literal["replied", "bounced", "unsubscribed", "meeting_booked", "complained"]
+Tier = Literal["hot", "warm", "cold"]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+DEFAULT_STOP_CONDITIONS: tuple[StopCondition, ...] = ("replied", "bounced", "unsubscribed", "meeting_booked")
+CAMPAIGN_FILE_SUFFIXES = (".yaml", ".yml")
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a misspelt field must not silently fall back to its default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AudienceRules(_Strict):
+    """Who a campaign is for: every kind given must match (AND), any value within a kind may (OR)."""
+
+    tiers: list[Tier] = Field(default_factory=list)
+    countries: list[str] = Field(default_factory=list, description="ISO 3166-1 alpha-2 codes")
+    tags: list[Text] = Field(default_factory=list)
+    batch_ids: list[Text] = Field(default_factory=list)
+    title_keywords: list[Text] = Field(default_factory=list, description="case-insensitive substrings of the title")
+
+    @field_validator("countries")
+    @classmethod
+    def _iso_codes(cls, codes: list[str]) -> list[str]:
+        upper = [code.strip().upper() for code in codes]
+        unknown = [code for code in upper if pycountry.countries.get(alpha_2=code) is None]
+        if unknown:
+            raise ValueError(f"not ISO 3166-1 alpha-2 country codes: {', '.join(unknown)}")
+        return upper
+
+    def matches(self, prospect: Mapping[str, Any]) -> bool:
+        """Whether a prospect row (tier, country, title, batch_id, tags) falls in this audience."""
+        title = (prospect.get("title") or "").casefold()
+        tags = {tag.casefold() for tag in prospect.get("tags") or []}
+        return (
+            (not self.tiers or prospect.get("tier") in self.tiers)
+            and (not self.countries or (prospect.get("country") or "").upper() in self.countries)
+            and (not self.batch_ids or prospect.get("batch_id") in self.batch_ids)
+            and (not self.tags or any(tag.casefold() in tags for tag in self.tags))
+            and (not self.title_keywords or any(word.casefold() in title for word in self.title_keywords))
+        )
+
+
+def _email(value: str) -> str:
+    address, error = normalise_email(value)
+    if address is None:
+        raise ValueError(error or "an email address is required")
+    return address
+
+
+class SendingIdentity(_Strict):
+    """Who the messages come from; the postal address and unsubscribe text are legally required in the footer."""
+
+    sender_name: Text
+    sender_email: str
+    reply_to: str | None = None
+    postal_address: Text
+    unsubscribe_text: Text
+
+    @field_validator("sender_email", "reply_to")
+    @classmethod
+    def _valid_address(cls, value: str | None) -> str | None:
+        return None if value is None else _email(value)
+
+
+class Step(_Strict):
+    """One message of the sequence, sent ``delay_days`` after the previous one unless a stop condition occurred."""
+
+    delay_days: int = Field(ge=0)
+    stop_on: list[StopCondition] = Field(default_factory=lambda: list(DEFAULT_STOP_CONDITIONS))
+    prompt: Text | None = None
+    template: Text | None = Field(default=None, description="a Jinja2 template name")
+
+    @model_validator(mode="after")
+    def _prompt_or_template(self) -> Step:
+        if (self.prompt is None) == (self.template is None):
+            raise ValueError("give exactly one of prompt or template")
+        return self
+
+
+class Variant(_Strict):
+    """An A/B arm; prospects are split across arms in proportion to the weights."""
+
+    name: Slug
+    weight: float = Field(default=1.0, gt=0)
+    description: str | None = None
+
+
+class Campaign(_Strict):
+    """A campaign as written in ``campaigns/<name>.yaml``."""
+
+    name: Slug
+    title: str | None = None
+    status: CampaignStatus
+    starts_on: date
+    ends_on: date
+    value_proposition: str | None = None
+    audience: AudienceRules = Field(default_factory=AudienceRules)
+    sender: SendingIdentity
+    steps: list[Step] = Field(min_length=1)
+    variants: list[Variant] = Field(default_factory=list)
+
+    @field_validator("steps")
+    @classmethod
+    def _first_step_now(cls, steps: list[Step]) -> list[Step]:
+        if steps and steps[0].delay_days != 0:
+            raise ValueError("the first step must have delay_days 0")
+        return steps
+
+    @field_validator("variants")
+    @classmethod
+    def _unique_variant_names(cls, variants: list[Variant]) -> list[Variant]:
+        names = [variant.name for variant in variants]
+        if len(set(names)) != len(names):
+            raise ValueError(f"variant names must be unique: {', '.join(names)}")
+        return variants
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Campaign:
+        if self.ends_on < self.starts_on:
+            raise ValueError(f"ends_on ({self.ends_on}) is before starts_on ({self.starts_on})")
+        return self
+
+    def assign_variant(self, prospect_id: str) -> str | None:
+        """This prospect's A/B arm in this campaign (None without variants); see :func:`assign_variant`."""
+        return assign_variant(self.name, prospect_id, [(v.name, v.weight) for v in self.variants])
+
+
+class CampaignFileError(ValueError):
+    """One or more campaign files are invalid; each line names the file and the field (or YAML line)."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+@dataclass(frozen=True)
+class CampaignFile:
+    """A validated definition with where it came from and a hash of its bytes (to tell a changed file)."""
+
+    campaign: Campaign
+    source_file: str
+    content_hash: str
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """Booleans are only true/false as in YAML 1.2: YAML 1.1 would read the country code NO as False."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+def _field_path(location: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in location) or "(campaign)"
+
+
+def parse_campaign(text: str, source: str) -> Campaign:
+    """Validate one file's text; ``source`` is the name used in error messages."""
+    try:
+        data = yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 (a SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        raise CampaignFileError([f"{source}: {line}YAML syntax error: {error.problem or error}"]) from error
+    except yaml.YAMLError as error:
+        raise CampaignFileError([f"{source}: YAML error: {error}"]) from error
+    if not isinstance(data, dict):
+        raise CampaignFileError([f"{source}: a campaign file must be a mapping of fields, got {type(data).__name__}"])
+    try:
+        campaign = Campaign.model_validate(data)
+    except ValidationError as error:
+        problems = [f"{source}: {_field_path(e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+                    for e in error.errors()]
+        raise CampaignFileError(problems) from error
+    stem = Path(source).stem
+    if campaign.name != stem:
+        raise CampaignFileError([f"{source}: name: should be the file's name {stem!r} (one file per campaign)"])
+    return campaign
+
+
+def read_campaign_folder(folder: Path) -> list[CampaignFile]:
+    """Every ``*.yaml``/``*.yml`` campaign in ``folder``: all valid, or a :class:`CampaignFileError` listing all."""
+    if not folder.is_dir():
+        raise CampaignFileError([f"{folder}: no such campaign folder"])
+    found: list[CampaignFile] = []
+    problems: list[str] = []
+    for path in sorted(p for p in folder.iterdir() if p.suffix in CAMPAIGN_FILE_SUFFIXES):
+        raw = path.read_bytes()
+        try:
+            campaign = parse_campaign(raw.decode("utf-8"), str(path))
+        except CampaignFileError as error:
+            problems += error.problems
+            continue
+        except UnicodeDecodeError as error:
+            problems.append(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})")
+            continue
+        found.append(CampaignFile(campaign, str(path), hashlib.sha256(raw).hexdigest()))
+    if problems:
+        raise CampaignFileError(problems)
+    return found
+
+
+def assign_variant(campaign_id: str, prospect_id: str, weights: Sequence[tuple[str, float]]) -> str | None:
+    """The A/B arm for a prospect: a hash of (campaign, prospect) placed on the cumulative weights.
+
+    Pure and stable, so re-runs, other processes and later analysis all agree on the split without storing
+    randomness; a prospect in two campaigns is split independently in each.
+    """
+    if not weights:
+        return None
+    digest = hashlib.sha256(f"{campaign_id}\x00{prospect_id}".encode()).digest()
+    point = int.from_bytes(digest[:8], "big") / 2**64 * sum(weight for _, weight in weights)
+    cumulative = 0.0
+    for name, weight in weights:
+        cumulative += weight
+        if point < cumulative:
+            return name
+    return weights[-1][0]
+
