@@ -28,7 +28,8 @@ EDITABLE_PROSPECT_FIELDS = frozenset(
 
 EMERGENCY_STOP = "emergency_stop"
 PROSPECT_CHILD_TABLES = ("activities", "replies", "sends", "messages", "email_verifications", "enrichment_leases",
-                         "website_not_found", "websites", "prospect_sources", "prospects")
+                         "website_not_found", "websites", "prospect_sources", "campaign_members",
+                         "prospects")
 """Every table with a prospect_id besides the registry, in a safe deletion order (a test keeps it complete)."""
 
 
