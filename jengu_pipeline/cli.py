@@ -13,6 +13,7 @@ from typing import Any
 import click
 import polars as pl
 
+from jengu_pipeline.cli_campaigns import campaign
 from jengu_pipeline.instance import (
     DAGSTER_PG_URL_VARIABLE,
     PROJECT_ROOT,
@@ -193,6 +194,7 @@ def dev(host: str, port: int) -> None:
 
 
 main.add_command(sandbox_command, name="sandbox")
+main.add_command(campaign)
 
 if __name__ == "__main__":
     main()

@@ -12,6 +12,7 @@ from jengu_pipeline.assets.ingest import (
     prospects_unique_active_identity,
     raw_prospects,
 )
+from jengu_pipeline.jobs.campaigns import campaign_membership_job
 from jengu_pipeline.resources.wiring import resources
 from jengu_pipeline.sensors.drop_folder import prospect_drop_sensor
 
@@ -34,7 +35,7 @@ defs = dg.Definitions(
     assets=[raw_prospects, prospects_and_rejects, websites, email_verifications],
     asset_checks=[prospects_rows_conserved, prospects_unique_active_identity, websites_domains_resolvable,
                   email_verifications_chosen_addresses_verified],
-    jobs=[ingest_job, prospect_batch_job],
+    jobs=[ingest_job, prospect_batch_job, campaign_membership_job],
     sensors=[prospect_drop_sensor],
     resources=resources(),
     executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
