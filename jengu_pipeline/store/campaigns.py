@@ -46,6 +46,18 @@ def _json_value(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
+def parse_tags(text: str | None) -> list[str]:
+    """A prospect's tags: a JSON array of strings, or (typed by hand in SQL) a comma-separated list."""
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = text.split(",")
+    items = value if isinstance(value, list) else [value]
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
 def load_campaigns(store: CrmStore, folder: Path) -> LoadResult:
     """Validate every file in ``folder`` and upsert the definitions, all or none; unchanged files write nothing."""
     files = read_campaign_folder(folder)
@@ -124,13 +136,13 @@ def assign_by_rules(store: CrmStore, campaign_id: str, *, actor: str = "rules") 
         campaign = _lock_membership(tx, campaign_id)
         members = _memberships(tx, campaign_id)
         frame = tx.fetch_frame(
-            "SELECT prospect_id, tier, country, title, batch_id, CAST(tags AS VARCHAR) AS tags FROM prospects"
+            "SELECT prospect_id, tier, country, title, batch_id, tags FROM prospects"
             " WHERE NOT archived AND stage = 'enriched' AND email_status IN (?, ?) ORDER BY prospect_id",
             list(RULE_ELIGIBLE_EMAIL_STATUS),
         )
         added: dict[str, str | None] = {}
         for row in frame.iter_rows(named=True):
-            row["tags"] = json.loads(row["tags"]) if row["tags"] else []
+            row["tags"] = parse_tags(row["tags"])
             if row["prospect_id"] not in members and campaign.audience.matches(row):
                 added[row["prospect_id"]] = campaign.assign_variant(row["prospect_id"])
         tx.execute_many(

@@ -14,6 +14,7 @@ from jengu_pipeline.store.campaigns import (
     assign_manually,
     list_campaigns,
     load_campaigns,
+    parse_tags,
     remove_manually,
 )
 
@@ -49,7 +50,7 @@ def add_prospect(store: CrmStore, prospect_id: str, *, tier: str = "hot", countr
         tx.execute("INSERT INTO prospect_registry (prospect_id) VALUES (?)", [prospect_id])
         email = f"{prospect_id}@hotel.test"
         tx.execute("INSERT INTO prospects (prospect_id, batch_id, first_name, title, email, active_email, country,"
-                   " tier, stage, email_status, tags) VALUES (?, ?, 'Zoë', ?, ?, ?, ?, ?, ?, ?, CAST(? AS JSON))",
+                   " tier, stage, email_status, tags) VALUES (?, ?, 'Zoë', ?, ?, ?, ?, ?, ?, ?, ?)",
                    [prospect_id, batch_id, title, email, email, country, tier, stage, email_status,
                     json.dumps(tags) if tags is not None else None])
 
@@ -126,9 +127,11 @@ def test_tags_and_batches_are_audience_rules(store: CrmStore, tmp_path: Path) ->
     add_prospect(store, "spa-b2", tags=["spa", "boutique"], batch_id="b2")
     add_prospect(store, "spa-b1", tags=["spa"], batch_id="b1")
     add_prospect(store, "untagged-b2", batch_id="b2")
+    add_prospect(store, "typed-by-hand-b2", batch_id="b2")
+    store.run(lambda tx: tx.execute("UPDATE prospects SET tags = 'city, SPA' WHERE prospect_id = 'typed-by-hand-b2'"))
     text = CAMPAIGN.replace("  title_keywords: [manager, owner]", "  tags: [Spa]\n  batch_ids: [b2]")
     load_campaigns(store, write_campaign(tmp_path / "campaigns", text))
-    assert list(assign_by_rules(store, "nordics").added) == ["spa-b2"]
+    assert list(assign_by_rules(store, "nordics").added) == ["spa-b2", "typed-by-hand-b2"]
 
 
 def test_manual_changes_are_activities_and_removed_members_stay_out(store: CrmStore, tmp_path: Path) -> None:
@@ -171,6 +174,13 @@ def test_unknown_campaigns_and_prospects_are_clear_errors(store: CrmStore, tmp_p
     load_campaigns(store, tmp_path / "campaigns")
     with pytest.raises(StoreError, match="completed"):
         assign_by_rules(store, "nordics")
+
+
+def test_tags_read_json_arrays_and_comma_lists() -> None:
+    assert parse_tags('["spa", " golf "]') == ["spa", "golf"]
+    assert parse_tags("spa, golf,") == ["spa", "golf"]
+    assert parse_tags('"spa"') == ["spa"]
+    assert parse_tags(None) == []
 
 
 def test_deleting_a_prospect_removes_its_memberships(store: CrmStore, tmp_path: Path) -> None:

@@ -2,8 +2,9 @@
 -- are filled per backend. campaigns rows are upserted when a file changes, so nothing references them (DuckDB
 -- refuses updates of a referenced row); members point at the immutable campaign_registry instead.
 
--- Free-form labels an operator or an import gives a prospect (a JSON list of strings), for audience rules.
-ALTER TABLE prospects ADD COLUMN tags $json;
+-- Labels an operator or an import gives a prospect, for audience rules: a JSON array of strings kept as text, so
+-- that `jengu export prospects` can still write it to CSV (a JSONB list arrives as a nested column).
+ALTER TABLE prospects ADD COLUMN tags VARCHAR;
 
 -- Every campaign id ever loaded. Immutable, so that foreign keys can point at it on both backends.
 CREATE TABLE campaign_registry (
