@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from jengu_pipeline.sandbox import Sandbox, start_sandbox
+from jengu_pipeline.settings import get_settings
 from jengu_pipeline.store import CrmStore, open_store
 
 PG_SYSTEM_USER = "jengu-pg"  # initdb refuses to run as root, so the server runs as this user when we are root
@@ -124,8 +125,6 @@ def store(store_url: str) -> CrmStore:
 @pytest.fixture
 def jengu_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An empty JENGU_HOME for this test, with the cached settings cleared."""
-    from jengu_pipeline.settings import get_settings
-
     home = tmp_path / "jengu-home"
     monkeypatch.setenv("JENGU_HOME", str(home))
     monkeypatch.delenv("JENGU_DATABASE_URL", raising=False)
@@ -137,8 +136,6 @@ def jengu_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 @pytest.fixture
 def store_env(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The pipeline's settings point at this test's store: JENGU_DATABASE_URL for PostgreSQL, else unset."""
-    from jengu_pipeline.settings import get_settings
-
     if store_url.startswith("postgresql"):
         monkeypatch.setenv("JENGU_DATABASE_URL", store_url)
     else:
@@ -161,3 +158,14 @@ def sandbox(running_sandbox: Sandbox) -> Iterator[Sandbox]:
     running_sandbox.reset(faults=True)
     yield running_sandbox
     running_sandbox.reset(faults=True)
+
+
+@pytest.fixture
+def jengu_env(store_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A JENGU_HOME + DAGSTER_HOME per test, on this test's store (DuckDB or PostgreSQL)."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("JENGU_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    get_settings.cache_clear()
+    yield home
+    get_settings.cache_clear()

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from jengu_pipeline.settings import get_settings
 
 PROSPECTS_CSV = """\
 First Name,Last Name,Title,Company,LinkedIn URL,Email,Location
@@ -21,16 +18,6 @@ Nobody,Known,Consultant,,,,
 Bad,Email,Manager,Hotel Rex,,not-an-email,Italy
 """
 """8 data rows: 4 new prospects, 2 duplicates (LinkedIn variant, email case), 2 rejected."""
-
-
-@pytest.fixture
-def jengu_env(store_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    home = tmp_path / "home"
-    monkeypatch.setenv("JENGU_HOME", str(home))
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
-    get_settings.cache_clear()
-    yield home
-    get_settings.cache_clear()
 
 
 @pytest.fixture
