@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from jengu_pipeline.assets.enrich import PROVIDER_STEP_RETRY
 from jengu_pipeline.assets.ingest import OWNERS, markdown_preview
 from jengu_pipeline.domain.emails import FinderReport, Person, email_domain
 from jengu_pipeline.partitions import prospect_batches
@@ -75,8 +76,7 @@ def _metadata(report: FinderReport, *, leased_elsewhere: int, waiting: int, writ
         "Every address considered for the batch's prospects (imported first, then guesses ordered by what the "
         "store knows about the domain) with provider, result and cost; each prospect's chosen address and stage."
     ),
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL,
-                                jitter=dg.Jitter.PLUS_MINUS),
+    retry_policy=PROVIDER_STEP_RETRY,
 )
 def email_verifications(context: dg.AssetExecutionContext, store: CrmStoreResource, verifier: VerifierResource,
                         alerts: AlertsResource) -> dg.MaterializeResult:

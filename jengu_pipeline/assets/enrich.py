@@ -158,6 +158,12 @@ def _calls_this_run(crm: CrmStore, batch_id: str, before: Counter[tuple[str, str
     return calls
 
 
+PROVIDER_STEP_RETRY = dg.RetryPolicy(
+    max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+"""Steps that talk to providers retry a crashed attempt; provider outages themselves leave work pending."""
+
+
 @dg.asset(
     partitions_def=prospect_batches,
     deps=["prospects"],
@@ -167,7 +173,7 @@ def _calls_this_run(crm: CrmStore, batch_id: str, before: Counter[tuple[str, str
     pool="search",
     description="Each prospect's hotel website: the import's when its homepage checks out, else the first "
     "confident search result down the tiers, judged on its homepage; the rest recorded as not found.",
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
+    retry_policy=PROVIDER_STEP_RETRY,
 )
 def websites(
     context: dg.AssetExecutionContext,
