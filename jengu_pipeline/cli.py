@@ -14,6 +14,7 @@ import click
 import polars as pl
 
 from jengu_pipeline.cli_campaigns import campaign
+from jengu_pipeline.cli_messages import messages
 from jengu_pipeline.instance import (
     DAGSTER_PG_URL_VARIABLE,
     PROJECT_ROOT,
@@ -195,6 +196,7 @@ def dev(host: str, port: int) -> None:
 
 main.add_command(sandbox_command, name="sandbox")
 main.add_command(campaign)
+main.add_command(messages)
 
 if __name__ == "__main__":
     main()

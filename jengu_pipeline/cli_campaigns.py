@@ -26,7 +26,7 @@ CLI_ACTOR = "cli"
 """The actor recorded on activities of changes made with this command."""
 
 
-def _with_store(work: Callable[[CrmStore], T]) -> T:
+def with_store(work: Callable[[CrmStore], T]) -> T:
     """Run against the configured store; invalid files and refused changes are a clean exit 1, not a traceback."""
     try:
         return work(open_store(get_settings().store_url))
@@ -34,13 +34,13 @@ def _with_store(work: Callable[[CrmStore], T]) -> T:
         raise click.ClickException(str(error)) from error
 
 
-def _emit_json(payload: dict[str, Any]) -> None:
+def emit_json(payload: dict[str, Any]) -> None:
     click.echo(json.dumps(payload, default=str, ensure_ascii=False))
 
 
 def _report(campaign_id: str, change: MembershipChange, as_json: bool) -> None:
     if as_json:
-        _emit_json({"campaign": campaign_id, "added": change.added, "removed": change.removed,
+        emit_json({"campaign": campaign_id, "added": change.added, "removed": change.removed,
                     "unchanged": change.unchanged})
         return
     for prospect_id, variant in change.added.items():
@@ -62,9 +62,9 @@ def campaign() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def load(folder: Path, as_json: bool) -> None:
     """Validate every campaign file and store the definitions (all or none; unchanged files are skipped)."""
-    result = _with_store(lambda store: load_campaigns(store, folder))
+    result = with_store(lambda store: load_campaigns(store, folder))
     if as_json:
-        _emit_json({"added": result.added, "updated": result.updated, "unchanged": result.unchanged})
+        emit_json({"added": result.added, "updated": result.updated, "unchanged": result.unchanged})
         return
     for label, names in (("added", result.added), ("updated", result.updated), ("unchanged", result.unchanged)):
         for name in names:
@@ -78,9 +78,9 @@ def load(folder: Path, as_json: bool) -> None:
 def assign(campaign_id: str, prospect_ids: tuple[str, ...], as_json: bool) -> None:
     """Add prospects to CAMPAIGN: the given ids, or without ids every eligible prospect its audience rules match."""
     if prospect_ids:
-        change = _with_store(lambda store: assign_manually(store, campaign_id, prospect_ids, actor=CLI_ACTOR))
+        change = with_store(lambda store: assign_manually(store, campaign_id, prospect_ids, actor=CLI_ACTOR))
     else:
-        change = _with_store(lambda store: assign_by_rules(store, campaign_id, actor=CLI_ACTOR))
+        change = with_store(lambda store: assign_by_rules(store, campaign_id, actor=CLI_ACTOR))
     _report(campaign_id, change, as_json)
 
 
@@ -90,7 +90,7 @@ def assign(campaign_id: str, prospect_ids: tuple[str, ...], as_json: bool) -> No
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def remove(campaign_id: str, prospect_ids: tuple[str, ...], as_json: bool) -> None:
     """Take prospects out of CAMPAIGN for good: its rules will not add them again."""
-    change = _with_store(lambda store: remove_manually(store, campaign_id, prospect_ids, actor=CLI_ACTOR))
+    change = with_store(lambda store: remove_manually(store, campaign_id, prospect_ids, actor=CLI_ACTOR))
     _report(campaign_id, change, as_json)
 
 
@@ -98,9 +98,9 @@ def remove(campaign_id: str, prospect_ids: tuple[str, ...], as_json: bool) -> No
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def list_command(as_json: bool) -> None:
     """Loaded campaigns with their status, dates and member counts."""
-    rows = _with_store(list_campaigns)
+    rows = with_store(list_campaigns)
     if as_json:
-        _emit_json({"campaigns": rows})
+        emit_json({"campaigns": rows})
         return
     if not rows:
         click.echo("no campaigns loaded (jengu campaign load)")

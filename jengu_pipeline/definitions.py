@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from jengu_pipeline.assets.compose import messages, messages_cleared_pass_gate
 from jengu_pipeline.assets.emails import email_verifications, email_verifications_chosen_addresses_verified
 from jengu_pipeline.assets.enrich import websites, websites_domains_resolvable
 from jengu_pipeline.assets.ingest import (
@@ -13,6 +14,7 @@ from jengu_pipeline.assets.ingest import (
     raw_prospects,
 )
 from jengu_pipeline.jobs.campaigns import campaign_membership_job
+from jengu_pipeline.jobs.messages import message_approval_job
 from jengu_pipeline.resources.wiring import resources
 from jengu_pipeline.sensors.drop_folder import prospect_drop_sensor
 
@@ -25,17 +27,20 @@ ingest_job = dg.define_asset_job(
 
 prospect_batch_job = dg.define_asset_job(
     name="prospect_batch_job",
-    selection=dg.AssetSelection.groups("ingest", "enrich"),
-    description="The main job for one batch: import it, find each hotel's website, then each person's address.",
+    selection=dg.AssetSelection.groups("ingest", "enrich", "compose"),
+    description=(
+        "The main job for one batch: import it, find each hotel's website and each person's address, then write "
+        "the first message of every active campaign."
+    ),
     tags={"jengu/lane": "ingest"},
 )
 
 
 defs = dg.Definitions(
-    assets=[raw_prospects, prospects_and_rejects, websites, email_verifications],
+    assets=[raw_prospects, prospects_and_rejects, websites, email_verifications, messages],
     asset_checks=[prospects_rows_conserved, prospects_unique_active_identity, websites_domains_resolvable,
-                  email_verifications_chosen_addresses_verified],
-    jobs=[ingest_job, prospect_batch_job, campaign_membership_job],
+                  email_verifications_chosen_addresses_verified, messages_cleared_pass_gate],
+    jobs=[ingest_job, prospect_batch_job, campaign_membership_job, message_approval_job],
     sensors=[prospect_drop_sensor],
     resources=resources(),
     executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),

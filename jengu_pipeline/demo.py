@@ -7,6 +7,7 @@ host or inbox: the sample and the world use reserved TLDs only.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -17,16 +18,20 @@ from jengu_pipeline.instance import PROJECT_ROOT, dagster_instance
 from jengu_pipeline.sandbox import start_sandbox
 from jengu_pipeline.settings import Settings
 from jengu_pipeline.store import CrmStore, open_store
+from jengu_pipeline.store.campaigns import load_campaigns
 
 SAMPLE_FILE = PROJECT_ROOT / "data" / "sample" / "sales_navigator_sample.csv"
 SANDBOX_SEED = 7
 """The seed the sample file was generated from: the demo's world must be the same one."""
+SANDBOX_CAMPAIGNS = PROJECT_ROOT / "jengu_pipeline" / "sandbox" / "campaigns"
+"""The demo's active campaign: every verified contact of the sandbox world, reserved domains only."""
 
 
 def run_demo(settings: Settings, *, quiet: bool) -> dict[str, Any]:
     with start_sandbox(settings.home, seed=SANDBOX_SEED) as sandbox:
         os.environ.update({k: v for k, v in sandbox.env.items() if k != "JENGU_HOME"})
         instance = dagster_instance(settings)
+        load_campaigns(open_store(settings.store_url), SANDBOX_CAMPAIGNS)
         try:
             result = import_file(SAMPLE_FILE, settings, instance, job_name="prospect_batch_job")
         except ImportFailedError as error:
@@ -38,6 +43,7 @@ def run_demo(settings: Settings, *, quiet: bool) -> dict[str, Any]:
     websites = website_accuracy(store, result.batch_id, truth)
     emails = email_accuracy(store, result.batch_id, true_emails)
     calls = provider_calls(store)
+    composed = message_summary(store, result.batch_id)
     summary: dict[str, Any] = {
         "home": str(settings.home),
         "store": store.display_url,
@@ -46,6 +52,7 @@ def run_demo(settings: Settings, *, quiet: bool) -> dict[str, Any]:
         "totals": {t: store.count(t) for t in ("prospects", "rejected_rows", "websites", "activities")},
         "websites": websites,
         "emails": emails,
+        "messages": composed,
         "provider_calls": calls,
     }
     if not quiet:
@@ -57,6 +64,9 @@ def run_demo(settings: Settings, *, quiet: bool) -> dict[str, Any]:
                    f"{websites['correct']} correct against the sandbox's ground truth")
         click.echo(f"  emails: {emails['ok']} verified ({emails['ok_correct']} correct), {emails['risky']} risky "
                    f"(catch-all), {emails['unreachable']} unreachable, {emails['still_new']} still pending")
+        click.echo(f"  messages: {composed['queued']} queued, {composed['awaiting_approval']} awaiting approval, "
+                   f"{composed['rejected']} rejected; written by {composed['written_by']}; "
+                   f"{composed['llm_drafts_refused']} LLM drafts refused by the gate (e.g. obeying a hostile website)")
         for call in calls:
             click.echo(f"  provider {call['provider']:<12} {call['outcome']:<15} {call['calls']:>4} calls "
                        f"{call['cost_units']:>4} units")
@@ -92,3 +102,21 @@ def provider_calls(store: CrmStore) -> list[dict[str, Any]]:
     return store.query(
         "SELECT provider, outcome, count(*) AS calls, sum(cost_units) AS cost_units FROM provider_calls"
         " GROUP BY provider, outcome ORDER BY provider, outcome").to_dicts()
+
+
+def message_summary(store: CrmStore, batch_id: str) -> dict[str, Any]:
+    """The batch's messages by status and writer, and how many LLM drafts the gate refused."""
+    rows = store.query("SELECT status, coalesce(template, provider) AS writer, attempts FROM messages"
+                       " WHERE batch_id = ?", [batch_id]).rows()
+    by_status = {status: sum(1 for s, *_ in rows if s == status)
+                 for status in ("queued", "awaiting_approval", "rejected")}
+    writers: dict[str, int] = {}
+    for _, writer, _ in rows:
+        writers[writer] = writers.get(writer, 0) + 1
+    refused = sum(1 for *_, attempts in rows for attempt in _json_list(attempts)
+                  if attempt["writer"] != "template" and attempt["outcome"] == "gate_failed")
+    return {**by_status, "written_by": writers, "llm_drafts_refused": refused}
+
+
+def _json_list(value: Any) -> list[Any]:
+    return list(json.loads(value) if isinstance(value, str) else value or [])

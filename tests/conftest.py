@@ -12,6 +12,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -22,6 +23,8 @@ import pytest
 from jengu_pipeline.sandbox import Sandbox, start_sandbox
 from jengu_pipeline.settings import get_settings
 from jengu_pipeline.store import CrmStore, open_store
+
+sys.path.insert(0, str(Path(__file__).parent / "support"))  # shared test helpers (the suite imports in importlib mode)
 
 PG_SYSTEM_USER = "jengu-pg"  # initdb refuses to run as root, so the server runs as this user when we are root
 
@@ -168,4 +171,15 @@ def jengu_env(store_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
     get_settings.cache_clear()
     yield home
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def sandbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_env: str) -> Iterator[Sandbox]:
+    """A sandbox of its own (tests change its counters and quotas) with the environment it exports."""
+    with start_sandbox(tmp_path / "home", seed=7) as sandbox:
+        for name, value in sandbox.env.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        yield sandbox
     get_settings.cache_clear()

@@ -19,6 +19,7 @@ import pycountry
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
+from jengu_pipeline.domain.compose import PROMPTS, known_templates
 from jengu_pipeline.domain.normalise import normalise_email
 
 CampaignStatus = Literal["draft", "active", "paused", "completed"]
@@ -104,6 +105,20 @@ class Step(_Strict):
             raise ValueError("give exactly one of prompt or template")
         return self
 
+    @field_validator("prompt")
+    @classmethod
+    def _known_prompt(cls, prompt: str | None) -> str | None:
+        if prompt is not None and prompt not in PROMPTS:
+            raise ValueError(f"unknown prompt {prompt!r}; known: {', '.join(sorted(PROMPTS))}")
+        return prompt
+
+    @field_validator("template")
+    @classmethod
+    def _known_template(cls, template: str | None) -> str | None:
+        if template is not None and template not in known_templates():
+            raise ValueError(f"unknown template {template!r}; known: {', '.join(known_templates())}")
+        return template
+
 
 class Variant(_Strict):
     """An A/B arm; prospects are split across arms in proportion to the weights."""
@@ -126,6 +141,22 @@ class Campaign(_Strict):
     sender: SendingIdentity
     steps: list[Step] = Field(min_length=1)
     variants: list[Variant] = Field(default_factory=list)
+    requires_approval: bool = Field(default=False, description="messages wait for `jengu messages approve`")
+    allowed_link_domains: list[str] = Field(
+        default_factory=list, description="domains a message may link to, besides the sender's own")
+
+    @field_validator("allowed_link_domains")
+    @classmethod
+    def _bare_domains(cls, domains: list[str]) -> list[str]:
+        cleaned = [domain.strip().lower().removeprefix("www.") for domain in domains]
+        bad = [domain for domain in cleaned if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", domain)]
+        if bad:
+            raise ValueError(f"not bare domain names (no scheme or path): {', '.join(bad)}")
+        return cleaned
+
+    def link_domains(self) -> frozenset[str]:
+        """Where a message may link: the sender's domain and the ones the campaign allows."""
+        return frozenset({self.sender.sender_email.rpartition("@")[2], *self.allowed_link_domains})
 
     @field_validator("steps")
     @classmethod

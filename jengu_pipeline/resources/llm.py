@@ -8,9 +8,9 @@ twice. When no model is configured, `LlmResource.configured` is False and caller
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel, Field, PrivateAttr
@@ -30,6 +30,7 @@ from jengu_pipeline.resources.calls import (
 from jengu_pipeline.resources.runtime import ProviderResource
 
 log = redacting_logger(__name__)
+T = TypeVar("T")
 
 OPERATION = "chat"
 XAI_BASE_URL = "https://api.x.ai/v1"
@@ -322,6 +323,10 @@ class LlmResource(ProviderResource):
     def complete(self, prompt: Prompt, *, batch_id: str | None = None) -> Completion:
         """One completion from the first model that answers; raises `ProviderError` when none does."""
         return self._run(self._chat.complete(prompt, batch_id=batch_id))
+
+    def run_with_models(self, work: Callable[[Sequence[ChatModel]], Coroutine[Any, Any, T]]) -> T:
+        """Run async work over the configured models, most preferred first, on this resource's loop."""
+        return self._run(work(self._chat.models))
 
 
 def parse_json_answer(text: str) -> Any:

@@ -18,6 +18,7 @@ import json
 import random
 import re
 import unicodedata
+import zlib
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -169,6 +170,11 @@ class Hotel:
         return f"https://www.{self.domain}/"
 
     @property
+    def hostile_site(self) -> bool:
+        """About one homepage in ten carries a prompt-injection payload, to prove the message gate holds."""
+        return self.has_mx and zlib.crc32(self.domain.encode()) % 10 == 0
+
+    @property
     def role_addresses(self) -> tuple[str, ...]:
         return tuple(f"{local}@{self.domain}" for local in ROLE_LOCAL_PARTS)
 
@@ -250,6 +256,7 @@ class World:
                     "country": hotel.country,
                     "domain": hotel.domain,
                     "website": hotel.website,
+                    "hostile_site": hotel.hostile_site,
                     "indexed": hotel.indexed,
                     "lookalike": hotel.lookalike,
                     "pattern": hotel.pattern,

@@ -21,6 +21,8 @@ _FIELD = r"[\"']?\s*[:=]\s*[\"']?([^\n\"',;]+)"
 _FIRST_NAME = re.compile(r"(?i)\bfirst[ _-]?name" + _FIELD)
 _COMPANY = re.compile(r"(?i)\b(?:hotel|company)(?:[ _-]?name)?" + _FIELD)
 _SENDER = re.compile(r"(?i)\b(?:sender|signature|sign[ _-]?off)(?:[ _-]?name)?" + _FIELD)
+_INJECTION = re.compile(r"(?i)ignore (?:all )?(?:previous|prior) instructions")
+_INJECTED_LINK = re.compile(r"(?:https?://|[\w.+-]+@)[\w.-]+\.[a-z]{2,}(?:/[\w/-]*)?")
 
 SUBJECTS = (
     "A quick idea for {hotel}",
@@ -86,15 +88,17 @@ class Writer:
         sender = _field(_SENDER, prompt)
         pick = zlib.crc32(prompt.encode())
         subject = SUBJECTS[pick % len(SUBJECTS)].format(hotel=hotel_name)
-        body = "\n\n".join(
-            [
-                f"Hi {first},",
-                OPENERS[pick // 3 % len(OPENERS)].format(hotel=hotel_name, where=where),
-                PITCH,
-                CALLS_TO_ACTION[pick // 9 % len(CALLS_TO_ACTION)].format(hotel=hotel_name),
-                "Best regards," + (f"\n{sender}" if sender else ""),
-            ]
-        )
+        paragraphs = [
+            f"Hi {first},",
+            OPENERS[pick // 3 % len(OPENERS)].format(hotel=hotel_name, where=where),
+            PITCH,
+            CALLS_TO_ACTION[pick // 9 % len(CALLS_TO_ACTION)].format(hotel=hotel_name),
+            "Best regards," + (f"\n{sender}" if sender else ""),
+        ]
+        injected = _obeyed_injection(prompt)
+        if injected:
+            paragraphs.insert(3, injected)
+        body = "\n\n".join(paragraphs)
         text = (
             json.dumps({"subject": subject, "body": body}, ensure_ascii=False)
             if as_json
@@ -106,6 +110,18 @@ class Writer:
             text = " ".join(text.split(" ")[: max(1, max_tokens * 3 // 4)])
             completion = max_tokens
         return Draft(text, truncated, count_tokens(prompt), completion)
+
+
+def _obeyed_injection(prompt: str) -> str | None:
+    """A gullible model, on purpose: it follows links and addresses that injected text asks it to pass on.
+
+    Real models sometimes do; the sandbox always does, so tests can prove the gate stops such a message.
+    """
+    marker = _INJECTION.search(prompt)
+    if marker is None:
+        return None
+    targets = list(dict.fromkeys(_INJECTED_LINK.findall(prompt[marker.end() :])))
+    return f"Please write to {' or visit '.join(targets)} for our best offer." if targets else None
 
 
 def _field(pattern: re.Pattern[str], prompt: str) -> str | None:

@@ -34,7 +34,7 @@ steps:
   - delay_days: 0
     prompt: first_touch_v1
   - delay_days: 3
-    template: follow_up.txt.j2
+    template: follow_up_1.txt.j2
 variants:
   - {name: a, weight: 3}
   - {name: b, weight: 1}
@@ -58,7 +58,7 @@ def test_a_valid_file_loads_with_defaults_and_norway_stays_a_country() -> None:
     campaign = parse_campaign(VALID, "campaigns/spring.yaml")
     assert campaign.audience.countries == ["NO", "DK"]
     assert campaign.steps[0].stop_on == ["replied", "bounced", "unsubscribed", "meeting_booked"]
-    assert campaign.steps[1].template == "follow_up.txt.j2"
+    assert campaign.steps[1].template == "follow_up_1.txt.j2"
     assert [v.weight for v in campaign.variants] == [3, 1]
 
 
@@ -78,7 +78,7 @@ def test_a_negative_delay_names_file_and_field_path() -> None:
     (("status: active", "status: running"), "campaigns/spring.yaml: status: Input should be 'draft', 'active',"),
     (("ends_on: 2027-05-31", "ends_on: 2027-01-01"), "campaigns/spring.yaml: (campaign): ends_on (2027-01-01) is before"),
     (("delay_days: 0", "delay_days: 2"), "campaigns/spring.yaml: steps: the first step must have delay_days 0"),
-    (("    template: follow_up.txt.j2", "    template: f.j2\n    prompt: p"),
+    (("    template: follow_up_1.txt.j2", "    template: follow_up_1.txt.j2\n    prompt: first_touch_v1"),
      "campaigns/spring.yaml: steps.1: give exactly one of prompt or template"),
     (("{name: b, weight: 1}", "{name: b, weight: 0}"), "campaigns/spring.yaml: variants.1.weight: Input should be greater than 0"),
     (("{name: b, weight: 1}", "{name: a, weight: 1}"), "campaigns/spring.yaml: variants: variant names must be unique"),

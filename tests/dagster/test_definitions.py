@@ -17,10 +17,11 @@ from jengu_pipeline.definitions import defs
 from jengu_pipeline.instance import PROJECT_ROOT
 
 EXPECTED_ASSETS = {"raw_prospects": "ingest", "prospects": "ingest", "rejected_rows": "ingest", "websites": "enrich",
-                   "email_verifications": "enrich"}
+                   "email_verifications": "enrich", "messages": "compose"}
 EXPECTED_CHECKS = {("prospects", "prospects_rows_conserved"), ("prospects", "prospects_unique_active_identity"),
                    ("websites", "websites_domains_resolvable"),
-                   ("email_verifications", "email_verifications_chosen_addresses_verified")}
+                   ("email_verifications", "email_verifications_chosen_addresses_verified"),
+                   ("messages", "messages_cleared_pass_gate")}
 """A snapshot of the asset graph: renaming an asset or check breaks operators' and analysts' habits, so it
 must be a deliberate change here."""
 
@@ -36,7 +37,8 @@ def test_definitions_load_with_the_expected_assets_checks_and_automation() -> No
         node = graph.get(key)
         assert node.description, f"{key} has no description"
         assert node.owners == ["team:jengu"]
-    assert {job.name for job in defs.resolve_all_job_defs()} >= {"ingest_job", "prospect_batch_job"}
+    assert {job.name for job in defs.resolve_all_job_defs()} >= {"ingest_job", "prospect_batch_job",
+                                                                  "campaign_membership_job", "message_approval_job"}
     assert defs.resolve_sensor_def("prospect_drop_sensor").default_status == dg.DefaultSensorStatus.RUNNING
 
 

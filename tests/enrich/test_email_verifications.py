@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import threading
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from world_batches import write_batch
 
 from jengu_pipeline.assets.emails import email_verifications, email_verifications_chosen_addresses_verified
 from jengu_pipeline.assets.enrich import websites
@@ -17,7 +17,6 @@ from jengu_pipeline.demo import SAMPLE_FILE
 from jengu_pipeline.partitions import PROSPECT_BATCHES
 from jengu_pipeline.resources.wiring import resources
 from jengu_pipeline.sandbox import Sandbox
-from jengu_pipeline.sandbox.world import Hotel
 from jengu_pipeline.settings import get_settings
 from jengu_pipeline.store import CrmStore, open_store
 
@@ -34,16 +33,6 @@ def stage(source: Path, instance: dg.DagsterInstance) -> str:
 def run(assets: list, key: str, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     """Materialize ``assets`` (upstream ones already stored are read from the store, not recomputed)."""
     return dg.materialize(assets, instance=instance, partition_key=key, resources=resources())
-
-
-def write_batch(path: Path, hotel: Hotel, staff_indexes: range) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(["First Name", "Last Name", "Title", "Company", "Website", "LinkedIn URL", "City"])
-        for i in staff_indexes:
-            p = hotel.staff[i]
-            writer.writerow([p.first, p.last, p.title, hotel.name, hotel.website, p.linkedin_url, hotel.city])
-    return path
 
 
 def paid(sandbox: Sandbox) -> int:
@@ -89,12 +78,12 @@ def test_a_pattern_learned_in_one_batch_saves_calls_in_the_next(sandbox_env: San
                   and h.pattern not in ("{first}.{last}", "{first}") and len(h.staff) >= 3
                   and all(p.mailbox_exists for p in h.staff))
     instance = dg.DagsterInstance.ephemeral()
-    first = stage(write_batch(tmp_path / "first.csv", target, range(1)), instance)
+    first = stage(write_batch(tmp_path / "first.csv", [(target, range(1))]), instance)
     assert run([*UPSTREAM, *EMAILS], first, instance).success
     spent = paid(sandbox_env)
     assert spent > 1
 
-    rest = stage(write_batch(tmp_path / "rest.csv", target, range(1, len(target.staff))), instance)
+    rest = stage(write_batch(tmp_path / "rest.csv", [(target, range(1, len(target.staff)))]), instance)
     result = run([*UPSTREAM, *EMAILS], rest, instance)
     assert result.success
     assert result.asset_materializations_for_node("email_verifications")[0].metadata["found"].value == (
