@@ -14,7 +14,9 @@ import click
 import polars as pl
 
 from jengu_pipeline.cli_campaigns import campaign
+from jengu_pipeline.cli_common import emit_json
 from jengu_pipeline.cli_messages import messages
+from jengu_pipeline.cli_sending import send, sending
 from jengu_pipeline.instance import (
     DAGSTER_PG_URL_VARIABLE,
     PROJECT_ROOT,
@@ -38,11 +40,6 @@ PROVIDER_VARIABLES = {
     "smtp": "JENGU_SMTP_HOST",
 }
 """Which environment variable configures each provider. Health reports names only, never values."""
-
-def emit_json(payload: dict[str, Any]) -> None:
-    """One JSON object on the last line: the stable, machine-readable contract of ``--json``."""
-    click.echo(json.dumps(payload, default=str, ensure_ascii=False))
-
 
 @click.group()
 def main() -> None:
@@ -197,6 +194,8 @@ def dev(host: str, port: int) -> None:
 main.add_command(sandbox_command, name="sandbox")
 main.add_command(campaign)
 main.add_command(messages)
+main.add_command(send)
+main.add_command(sending)
 
 if __name__ == "__main__":
     main()

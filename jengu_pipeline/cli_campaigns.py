@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-from jengu_pipeline.domain.campaigns import CampaignFileError
-from jengu_pipeline.settings import get_settings
-from jengu_pipeline.store import CrmStore, StoreError, open_store
+from jengu_pipeline.cli_common import CLI_ACTOR, emit_json, with_store
 from jengu_pipeline.store.campaigns import (
     MembershipChange,
     assign_by_rules,
@@ -20,22 +15,6 @@ from jengu_pipeline.store.campaigns import (
     load_campaigns,
     remove_manually,
 )
-
-T = TypeVar("T")
-CLI_ACTOR = "cli"
-"""The actor recorded on activities of changes made with this command."""
-
-
-def with_store(work: Callable[[CrmStore], T]) -> T:
-    """Run against the configured store; invalid files and refused changes are a clean exit 1, not a traceback."""
-    try:
-        return work(open_store(get_settings().store_url))
-    except (CampaignFileError, StoreError) as error:
-        raise click.ClickException(str(error)) from error
-
-
-def emit_json(payload: dict[str, Any]) -> None:
-    click.echo(json.dumps(payload, default=str, ensure_ascii=False))
 
 
 def _report(campaign_id: str, change: MembershipChange, as_json: bool) -> None:

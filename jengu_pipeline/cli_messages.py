@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import click
 
-from jengu_pipeline.cli_campaigns import emit_json, with_store
+from jengu_pipeline.cli_common import CLI_ACTOR, emit_json, with_store
 from jengu_pipeline.store.messages import approve as approve_messages
 from jengu_pipeline.store.messages import list_messages
 
-CLI_ACTOR = "cli"
 BODY_PREVIEW_CHARS = 300
 
 

@@ -13,10 +13,13 @@ from jengu_pipeline.assets.ingest import (
     prospects_unique_active_identity,
     raw_prospects,
 )
+from jengu_pipeline.assets.send import sends, sends_never_after_suppression, sends_within_daily_caps
 from jengu_pipeline.jobs.campaigns import campaign_membership_job
 from jengu_pipeline.jobs.messages import message_approval_job
+from jengu_pipeline.jobs.sending import sending_control_job
 from jengu_pipeline.resources.wiring import resources
 from jengu_pipeline.sensors.drop_folder import prospect_drop_sensor
+from jengu_pipeline.sensors.sending import sending_job, sending_schedule
 
 ingest_job = dg.define_asset_job(
     name="ingest_job",
@@ -37,10 +40,13 @@ prospect_batch_job = dg.define_asset_job(
 
 
 defs = dg.Definitions(
-    assets=[raw_prospects, prospects_and_rejects, websites, email_verifications, messages],
+    assets=[raw_prospects, prospects_and_rejects, websites, email_verifications, messages, sends],
     asset_checks=[prospects_rows_conserved, prospects_unique_active_identity, websites_domains_resolvable,
-                  email_verifications_chosen_addresses_verified, messages_cleared_pass_gate],
-    jobs=[ingest_job, prospect_batch_job, campaign_membership_job, message_approval_job],
+                  email_verifications_chosen_addresses_verified, messages_cleared_pass_gate,
+                  sends_never_after_suppression, sends_within_daily_caps],
+    jobs=[ingest_job, prospect_batch_job, campaign_membership_job, message_approval_job, sending_job,
+          sending_control_job],
+    schedules=[sending_schedule],
     sensors=[prospect_drop_sensor],
     resources=resources(),
     executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),

@@ -9,33 +9,51 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
 
+from jengu_pipeline.cli_sending import run_sending_tick
 from jengu_pipeline.imports import ImportFailedError, import_file
 from jengu_pipeline.instance import PROJECT_ROOT, dagster_instance
 from jengu_pipeline.sandbox import start_sandbox
 from jengu_pipeline.settings import Settings
 from jengu_pipeline.store import CrmStore, open_store
 from jengu_pipeline.store.campaigns import load_campaigns
+from jengu_pipeline.store.sending import HELD_STATUSES, sending_status
 
 SAMPLE_FILE = PROJECT_ROOT / "data" / "sample" / "sales_navigator_sample.csv"
 SANDBOX_SEED = 7
 """The seed the sample file was generated from: the demo's world must be the same one."""
 SANDBOX_CAMPAIGNS = PROJECT_ROOT / "jengu_pipeline" / "sandbox" / "campaigns"
 """The demo's active campaign: every verified contact of the sandbox world, reserved domains only."""
+SANDBOX_INBOXES = PROJECT_ROOT / "jengu_pipeline" / "sandbox" / "inboxes.yaml"
+"""The demo's inboxes: their SMTP goes to the sandbox's loopback server, whatever host they name."""
+DEMO_HOUR_UTC = 10
+"""The demo's sending tick runs at 10:00 UTC on a weekday: business hours across Europe, not yet in America."""
+
+
+def demo_clock(today: datetime) -> datetime:
+    """The next weekday at 10:00 UTC from ``today`` (the sandbox clock of the demo's one sending tick)."""
+    moment = today.astimezone(UTC).replace(hour=DEMO_HOUR_UTC, minute=0, second=0, microsecond=0)
+    while moment.weekday() >= 5:
+        moment += timedelta(days=1)
+    return moment
 
 
 def run_demo(settings: Settings, *, quiet: bool) -> dict[str, Any]:
     with start_sandbox(settings.home, seed=SANDBOX_SEED) as sandbox:
         os.environ.update({k: v for k, v in sandbox.env.items() if k != "JENGU_HOME"})
+        os.environ["JENGU_INBOX_FILE"] = str(SANDBOX_INBOXES)
         instance = dagster_instance(settings)
         load_campaigns(open_store(settings.store_url), SANDBOX_CAMPAIGNS)
         try:
             result = import_file(SAMPLE_FILE, settings, instance, job_name="prospect_batch_job")
         except ImportFailedError as error:
             raise click.ClickException(str(error)) from error
+        clock = demo_clock(datetime.now(UTC))
+        tick = run_sending_tick(instance, at=clock)
         hotels = sandbox.world.ground_truth()["hotels"]
         truth = {person["linkedin_url"]: hotel["domain"] for hotel in hotels for person in hotel["staff"]}
         true_emails = {person["linkedin_url"]: person["email"] for hotel in hotels for person in hotel["staff"]}
@@ -44,16 +62,27 @@ def run_demo(settings: Settings, *, quiet: bool) -> dict[str, Any]:
     emails = email_accuracy(store, result.batch_id, true_emails)
     calls = provider_calls(store)
     composed = message_summary(store, result.batch_id)
+    ledger = sending_status(store)["ledger"]
     summary: dict[str, Any] = {
+        "prospects": result.summary.accepted,
+        "websites": websites["found"],
+        "verified_emails": emails["ok"],
+        "messages": composed["queued"] + composed["awaiting_approval"],
+        "sent": tick["sent"],
+        "held": sum(ledger.get(status, 0) for status in HELD_STATUSES),
+        "skipped": sum(tick["skipped"].values()),
+        "sandbox": True,
         "home": str(settings.home),
         "store": store.display_url,
-        "sandbox": True,
-        "batch": result.summary.__dict__,
-        "totals": {t: store.count(t) for t in ("prospects", "rejected_rows", "websites", "activities")},
-        "websites": websites,
-        "emails": emails,
-        "messages": composed,
-        "provider_calls": calls,
+        "details": {
+            "batch": result.summary.__dict__,
+            "totals": {t: store.count(t) for t in ("prospects", "rejected_rows", "websites", "activities")},
+            "websites": websites,
+            "emails": emails,
+            "messages": composed,
+            "sending": {**tick, "at": clock.isoformat(), "ledger": ledger},
+            "provider_calls": calls,
+        },
     }
     if not quiet:
         batch = result.summary
@@ -67,6 +96,8 @@ def run_demo(settings: Settings, *, quiet: bool) -> dict[str, Any]:
         click.echo(f"  messages: {composed['queued']} queued, {composed['awaiting_approval']} awaiting approval, "
                    f"{composed['rejected']} rejected; written by {composed['written_by']}; "
                    f"{composed['llm_drafts_refused']} LLM drafts refused by the gate (e.g. obeying a hostile website)")
+        click.echo(f"  sending tick at {clock:%a %Y-%m-%d %H:%M} UTC (sandbox clock): {tick['sent']} sent, "
+                   f"outcomes {tick['outcomes']}, left for later {tick['skipped']}")
         for call in calls:
             click.echo(f"  provider {call['provider']:<12} {call['outcome']:<15} {call['calls']:>4} calls "
                        f"{call['cost_units']:>4} units")

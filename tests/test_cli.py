@@ -73,10 +73,19 @@ def test_demo_runs_the_main_job_and_is_right_against_the_sandbox_truth(cli_env: 
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["sandbox"] is True
-    assert summary["batch"]["rows"] == summary["batch"]["accepted"] + summary["batch"]["rejected"] == 150
-    assert summary["batch"]["duplicates"] == 15  # the sample's planted duplicates (data/sample/README.md)
-    websites = summary["websites"]
+    details = summary["details"]
+    assert details["batch"]["rows"] == details["batch"]["accepted"] + details["batch"]["rejected"] == 150
+    assert details["batch"]["duplicates"] == 15  # the sample's planted duplicates (data/sample/README.md)
+    websites = details["websites"]
     assert websites["correct"] >= 0.95 * websites["found"] > 0
-    emails = summary["emails"]
+    emails = details["emails"]
     assert emails["ok"] > 0
     assert emails["ok_correct"] == emails["ok"]
+    assert summary["prospects"] == details["batch"]["accepted"]
+    assert summary["websites"] == websites["found"]
+    assert summary["verified_emails"] == emails["ok"]
+    assert summary["messages"] > 0
+    assert 0 < summary["sent"] <= summary["messages"]  # one tick: caps and business hours leave some for later
+    assert summary["skipped"] > 0
+    assert summary["held"] == 0
+    assert details["messages"]["llm_drafts_refused"] > 0  # hostile sandbox sites: the gate stopped those drafts

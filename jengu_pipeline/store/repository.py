@@ -27,8 +27,8 @@ EDITABLE_PROSPECT_FIELDS = frozenset(
 """Fields an operator may edit; keys, provenance and the active_* mirrors are maintained by the store."""
 
 EMERGENCY_STOP = "emergency_stop"
-PROSPECT_CHILD_TABLES = ("activities", "replies", "sends", "messages", "email_verifications", "enrichment_leases",
-                         "website_not_found", "websites", "prospect_sources", "campaign_members",
+PROSPECT_CHILD_TABLES = ("activities", "replies", "send_attempts", "sends", "messages", "email_verifications",
+                         "enrichment_leases", "website_not_found", "websites", "prospect_sources", "campaign_members",
                          "prospects")
 """Every table with a prospect_id besides the registry, in a safe deletion order (a test keeps it complete)."""
 

@@ -1,0 +1,307 @@
+"""One sending tick: reconcile what a crash left unknown, plan by the rules, then claim, send, record, one by one.
+
+The order per message is the guarantee: the ledger claim is committed first (it re-checks the emergency stop,
+the inbox's pause, suppression and caps in its transaction), then the SMTP conversation, then the outcome. A
+process killed in between leaves a ``claimed`` row that the next tick turns into ``unknown`` and, when the inbox
+has IMAP, settles by finding the Message-ID in its Sent folder; nothing is resent blindly. Passwords and DKIM
+keys are read from the environment variables the inbox file names, at send time, and never stored or logged.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from jengu_pipeline.domain.inboxes import InboxConfig, InboxFile, read_inbox_file
+from jengu_pipeline.domain.outbound import OutboundEmail, build_message, new_message_id, sign_dkim
+from jengu_pipeline.domain.sending import (
+    InboxState,
+    QueueItem,
+    bounce_health,
+    inbox_block,
+    inbox_day_cap,
+    plan_tick,
+    sending_day,
+)
+from jengu_pipeline.resources.calls import redacting_logger
+from jengu_pipeline.resources.sent_folder import ImapEndpoint, SentFolderError, find_sent
+from jengu_pipeline.resources.smtp import Outcome, SmtpEndpoint, SmtpResult, SmtpSession
+from jengu_pipeline.store import sending as ledger
+from jengu_pipeline.store.repository import CrmStore
+
+log = redacting_logger(__name__)
+
+SANDBOX_TLDS = (".test", ".example")
+LEDGER_STATUS: dict[Outcome, ledger.SendStatus] = {
+    Outcome.SENT: "sent",
+    Outcome.DEFERRED: "deferred",
+    Outcome.HARD_BOUNCE: "bounced",
+    Outcome.BLOCKED: "blocked",
+    Outcome.AUTH_FAILED: "deferred",
+    Outcome.CONNECTION_FAILED: "deferred",
+    Outcome.UNKNOWN: "unknown",
+}
+"""Ledger state per SMTP outcome: nothing sent is retried later; a maybe-sent is held, never retried."""
+
+
+class SendingConfigError(Exception):
+    """The inbox file or an inbox's secrets are missing or unusable; nothing was sent."""
+
+
+def _secret(name: str | None, what: str) -> str | None:
+    if name is None:
+        return None
+    value = os.environ.get(name)
+    if not value:
+        raise SendingConfigError(f"{what}: environment variable {name} is not set")
+    return value
+
+
+@dataclass
+class TickReport:
+    """What one tick did, for the run's metadata and ``jengu send --once``."""
+
+    at: datetime
+    planned: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    paused_inboxes: list[str] = field(default_factory=list)
+    reconciled: dict[str, int] = field(default_factory=dict)
+    stopped: bool = False
+
+    @property
+    def sent(self) -> int:
+        return self.outcomes["sent"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat(), "planned": self.planned, "outcomes": dict(self.outcomes),
+                "skipped": dict(self.skipped), "paused_inboxes": self.paused_inboxes, "reconciled": self.reconciled,
+                "stopped": self.stopped}
+
+
+@dataclass
+class Sender:
+    """Runs ticks for one inbox file against one store."""
+
+    store: CrmStore
+    config: InboxFile
+    alert: Callable[[str], object]
+    clock: Callable[[], datetime]
+    claimed_by: str
+    rng: random.Random = field(default_factory=random.Random)
+    sleep: Callable[[float], None] = time.sleep
+    smtp_override: tuple[str, int] | None = None
+    sandbox: bool = False
+    claim_timeout: timedelta = timedelta(minutes=15)
+    queue_limit: int = 2000
+    local_hostname: str = field(default_factory=socket.gethostname)
+
+    def __post_init__(self) -> None:
+        if self.config.sending.unsubscribe_url is None:
+            raise SendingConfigError("sending.unsubscribe_url: a https one-click unsubscribe URL is required")
+        self._inboxes = {inbox.address: inbox for inbox in self.config.inboxes}
+        self._sessions: dict[str, SmtpSession] = {}
+        ledger.sync_inboxes(self.store, self.config.inboxes)
+
+    # Endpoints -----------------------------------------------------------------------------------------------
+
+    def _smtp(self, inbox: InboxConfig) -> SmtpEndpoint:
+        host, port = self.smtp_override or (inbox.smtp.host, inbox.smtp.port)
+        return SmtpEndpoint(host, port, "none" if self.smtp_override else inbox.smtp.tls,
+                            username=inbox.smtp.username,
+                            password=_secret(inbox.smtp.password_env, f"inbox {inbox.address} SMTP password"))
+
+    def _imap(self, inbox: InboxConfig) -> ImapEndpoint | None:
+        imap = inbox.imap
+        if imap is None or imap.username is None:
+            return None
+        password = _secret(imap.password_env, f"inbox {inbox.address} IMAP password") or ""
+        return ImapEndpoint(imap.host, imap.port, imap.tls, imap.username, password, sent_folder=imap.sent_folder)
+
+    def _session(self, inbox: InboxConfig) -> SmtpSession:
+        if inbox.address not in self._sessions:
+            self._sessions[inbox.address] = SmtpSession(self._smtp(inbox), local_hostname=self.local_hostname)
+        return self._sessions[inbox.address]
+
+    # The tick ------------------------------------------------------------------------------------------------
+
+    def tick(self) -> TickReport:
+        report = TickReport(at=self.clock())
+        report.reconciled = self.reconcile(report.at)
+        if ledger.sending_stopped(self.store):
+            report.stopped = True
+            return report
+        try:
+            self._send_planned(report)
+        finally:
+            for session in self._sessions.values():
+                session.close()
+            self._sessions.clear()
+        return report
+
+    def reconcile(self, now: datetime) -> dict[str, int]:
+        """Stale claims become unknown; unknowns found in their inbox's Sent folder become sent; the rest wait."""
+        stale = ledger.stale_claims(self.store, now - self.claim_timeout)
+        found = held = 0
+        for send_id, address, message_ids in ledger.unknown_sends(self.store):
+            inbox = self._inboxes.get(address)
+            endpoint = self._imap(inbox) if inbox else None
+            if endpoint is None:
+                held += 1
+                continue
+            try:
+                present = find_sent(endpoint, message_ids)
+            except SentFolderError as error:
+                log.warning("cannot reconcile send %s from %s's Sent folder: %s", send_id, address, error)
+                held += 1
+                continue
+            if present:
+                ledger.resolve(self.store, send_id, sent=True, actor=f"reconciled from {address} Sent folder",
+                               now=now)
+                found += 1
+            else:
+                held += 1
+        return {"stale_claims": stale, "found_in_sent": found, "held": held}
+
+    def _states(self, now: datetime) -> tuple[list[InboxState], int | None, tuple[datetime, datetime]]:
+        rules = self.config.sending
+        day = sending_day(now, rules)
+        states = []
+        for inbox in self.config.inboxes:
+            seen = ledger.inbox_ledger(self.store, inbox.address, day.start, day.end, rules.bounce_window)
+            blocked = inbox_block(paused=seen.status != "active", health=bounce_health(seen.recent_bounces, rules),
+                                  preflight_failed=seen.preflight_status == "failed",
+                                  preflight_override=inbox.preflight_override)
+            states.append(InboxState(inbox.address, inbox_day_cap(inbox, day.day, rules), seen.sent_today,
+                                     seen.risky_sent_today, seen.last_sent_at, 0.0, blocked))
+        global_left = None
+        if rules.global_daily_cap is not None:
+            global_left = rules.global_daily_cap - ledger.sent_today_total(self.store, day.start, day.end)
+        return states, global_left, (day.start, day.end)
+
+    def _send_planned(self, report: TickReport) -> None:
+        now = report.at
+        rules = self.config.sending
+        states, global_left, day = self._states(now)
+        queued = ledger.due_messages(self.store, sending_day(now, rules).day, now, self.queue_limit)
+        blocked = ledger.suppressed(self.store, (q.email for q in queued))
+        if self.sandbox:
+            blocked |= {q.email for q in queued if not q.email.lower().endswith(SANDBOX_TLDS)}
+        report.skipped.update("suppressed_or_outside_sandbox" for q in queued if q.email in blocked)
+        by_id = {q.message_id: q for q in queued if q.email not in blocked}
+        items = [QueueItem(q.message_id, q.prospect_id, q.step, q.risky, q.timezone, q.country) for q in by_id.values()]
+        plan = plan_tick(items, states, now=now, rules=rules, rng=self.rng, global_remaining=global_left)
+        report.planned = len(plan.assignments)
+        report.skipped.update(skip.reason for skip in plan.skipped)
+        caps = {state.address: state.cap_today for state in states}
+        for assignment in plan.assignments:
+            if assignment.inbox in report.paused_inboxes:
+                report.skipped["inbox_paused_during_tick"] += 1
+                continue
+            delay = (assignment.at - self.clock()).total_seconds()
+            if delay > 0:
+                self.sleep(delay)
+            item = by_id[assignment.item.message_id]
+            if not self._send_one(item, self._inboxes[assignment.inbox], (caps[assignment.inbox],
+                                  rules.global_daily_cap), day, report):
+                return
+
+    def _send_one(self, item: ledger.QueuedMessage, inbox: InboxConfig, caps: tuple[int, int | None],
+                  day: tuple[datetime, datetime], report: TickReport) -> bool:
+        """Claim, send, record one message; False when the emergency stop says to end the tick."""
+        rfc_id = new_message_id(inbox.address)
+        try:
+            claim = ledger.claim(self.store, item, inbox=inbox.address, rfc_message_id=rfc_id, now=self.clock(),
+                                 caps=caps, day=day, claimed_by=self.claimed_by)
+        except ledger.ClaimRefused as refused:
+            report.skipped[refused.reason] += 1
+            if refused.reason == "emergency_stop":
+                report.stopped = True
+                return False
+            return True
+        raw = self._raw_message(item, inbox, rfc_id, claim.send_id)
+        result = self._session(inbox).send(inbox.address, item.email, raw)
+        status = LEDGER_STATUS[result.outcome]
+        ledger.record_outcome(self.store, item, claim, ledger.Outcome(status, result.code, result.reply, result.stage),
+                              now=self.clock())
+        report.outcomes[status] += 1
+        self._after(result, inbox, report)
+        return True
+
+    def _raw_message(self, item: ledger.QueuedMessage, inbox: InboxConfig, rfc_id: str, send_id: str) -> bytes:
+        rules = self.config.sending
+        name = " ".join(part for part in (item.first_name, item.last_name) if part) or None
+        unsubscribe_to = rules.unsubscribe_mailto or inbox.address
+        message = build_message(OutboundEmail(
+            from_address=inbox.address, from_name=inbox.display_name, to_address=item.email, to_name=name,
+            reply_to=item.reply_to, subject=item.subject, body_text=item.body, body_html=None, message_id=rfc_id,
+            unsubscribe_mailto=f"mailto:{unsubscribe_to}?subject=unsubscribe%20{send_id}",
+            unsubscribe_url=f"{rules.unsubscribe_url}?s={send_id}", date=self.clock(),
+            headers={"X-Jengu-Send-Id": send_id}))
+        raw = message.as_bytes()
+        key = _secret(inbox.dkim_key_env, f"inbox {inbox.address} DKIM key")
+        if key and inbox.dkim_selector:
+            raw = sign_dkim(raw, domain=inbox.address.rpartition("@")[2], selector=inbox.dkim_selector,
+                            private_key_pem=key.encode())
+        return raw
+
+    def _after(self, result: SmtpResult, inbox: InboxConfig, report: TickReport) -> None:
+        """Pause the inbox on a sender-side problem or when its bounce rate crosses the line, and alert."""
+        reason = None
+        if result.outcome in (Outcome.AUTH_FAILED, Outcome.BLOCKED) or (
+                result.outcome is Outcome.CONNECTION_FAILED and result.stage in ("connect", "auth")):
+            reason = f"SMTP {result.outcome.value} at {result.stage}: {result.reply[:200]}"
+        elif result.outcome is Outcome.HARD_BOUNCE:
+            rules = self.config.sending
+            day = sending_day(report.at, rules)
+            seen = ledger.inbox_ledger(self.store, inbox.address, day.start, day.end, rules.bounce_window)
+            health = bounce_health(seen.recent_bounces, rules)
+            if health.should_pause:
+                reason = f"{health.bounces} hard bounces in its last {health.sends} sends ({health.rate:.1%})"
+        if reason and ledger.set_inbox_paused(self.store, inbox.address, True, reason=reason, actor="sender"):
+            report.paused_inboxes.append(inbox.address)
+            self.alert(f"sending: inbox {inbox.address} paused: {reason}. Resume with "
+                       f"`jengu sending inbox resume {inbox.address}` once fixed.")
+
+
+def simulated_clock(at: datetime) -> Callable[[], datetime]:
+    """A clock that starts at ``at`` and runs at real speed (the demo's tick inside business hours)."""
+    started = time.monotonic()
+    return lambda: at + timedelta(seconds=time.monotonic() - started)
+
+
+class SendingResource(dg.ConfigurableResource):
+    """The ``sending`` resource: where the inbox file is; in the SANDBOX every inbox's SMTP goes to loopback."""
+
+    inbox_file: str = Field(default="", description="Path of inboxes.yaml; empty: <project root>/inboxes.yaml.")
+    sandbox: bool = Field(default=False, description="JENGU_SANDBOX=1: only .test/.example recipients, loopback SMTP.")
+    sandbox_smtp_host: str = Field(default="", description="The sandbox's SMTP host (JENGU_SMTP_HOST).")
+    sandbox_smtp_port: int = Field(default=0, description="The sandbox's SMTP port (JENGU_SMTP_PORT).")
+    claim_timeout_minutes: int = Field(default=15, ge=1, description="A claim older than this is treated as unknown.")
+
+    def path(self) -> Path:
+        from jengu_pipeline.instance import PROJECT_ROOT
+
+        return Path(self.inbox_file) if self.inbox_file else PROJECT_ROOT / "inboxes.yaml"
+
+    def sender(self, store: CrmStore, *, alert: Callable[[str], object], claimed_by: str,
+               at: datetime | None = None, rng: random.Random | None = None) -> Sender:
+        path = self.path()
+        if not path.exists():
+            raise SendingConfigError(f"{path}: no inbox file (copy inboxes.example.yaml to inboxes.yaml and edit it)")
+        override = (self.sandbox_smtp_host, self.sandbox_smtp_port) if self.sandbox and self.sandbox_smtp_host else None
+        return Sender(store, read_inbox_file(path), alert=alert, claimed_by=claimed_by,
+                      clock=simulated_clock(at) if at else (lambda: datetime.now(UTC)),
+                      rng=rng or random.Random(), smtp_override=override, sandbox=self.sandbox,
+                      claim_timeout=timedelta(minutes=self.claim_timeout_minutes))

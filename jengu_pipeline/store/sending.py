@@ -1,0 +1,393 @@
+"""The send ledger and the sending controls: inboxes, claims, outcomes, the emergency stop.
+
+The guarantees live here, in short transactions: a claim is the unique (prospect, campaign, step) row, written
+and committed before any SMTP conversation, after re-checking in the same transaction the emergency stop, the
+inbox's pause, the recipient's suppression and stage, and the inbox and global caps counted from the ledger
+itself (never from counters that need a reset). On PostgreSQL the claim takes a transaction-scoped advisory
+lock so two processes cannot both fit under the last unit of a cap; DuckDB has one writer at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from jengu_pipeline.domain.inboxes import InboxConfig
+from jengu_pipeline.store.engine import StoreError, Tx
+from jengu_pipeline.store.repository import EMERGENCY_STOP, CrmStore, add_activity
+
+SendStatus = Literal["claimed", "sent", "unknown", "deferred", "bounced", "blocked", "failed"]
+COUNTED_STATUSES = ("claimed", "sent", "unknown", "bounced")
+"""Ledger states that may have reached a mail server: they count against today's caps."""
+HELD_STATUSES = ("unknown", "blocked")
+NO_SEND_STAGES = ("replied", "bounced", "unsubscribed", "meeting_booked", "complained", "unreachable")
+"""Prospect stages that end outreach: a claim re-checks them, whatever the message queue says."""
+RETRY_DELAYS = (timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4), timedelta(hours=12))
+"""When a deferred send is tried again, by attempt; after the last one it is given up as failed."""
+CLAIM_LOCK = 7_215_331
+"""PostgreSQL advisory lock key held while claiming, so caps are counted and claimed atomically."""
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """A queued message due to go, with what a send needs: recipient, text, and an existing deferred row."""
+
+    message_id: str
+    prospect_id: str
+    campaign_id: str
+    step: int
+    subject: str
+    body: str
+    email: str
+    first_name: str | None
+    last_name: str | None
+    timezone: str | None
+    country: str | None
+    risky: bool
+    reply_to: str | None
+    send_id: str | None
+    pinned_inbox: str | None
+
+
+@dataclass(frozen=True)
+class InboxLedger:
+    """What the ledger says about one inbox: today's sends, the last one, and recent bounce flags."""
+
+    status: str
+    paused_reason: str | None
+    preflight_status: str | None
+    sent_today: int
+    risky_sent_today: int
+    last_sent_at: datetime | None
+    recent_bounces: list[bool]
+
+
+@dataclass(frozen=True)
+class Claim:
+    send_id: str
+    attempt: int
+
+
+class ClaimRefused(Exception):
+    """Why a claim was not made; the message stays queued (or is dropped, for a suppressed recipient)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+# Inboxes --------------------------------------------------------------------------------------------------
+
+
+def sync_inboxes(store: CrmStore, inboxes: Sequence[InboxConfig]) -> None:
+    """Upsert the configured inboxes (settings without secrets); their pause state is the store's, not the file's."""
+
+    def upsert(tx: Tx) -> None:
+        for inbox in inboxes:
+            tx.execute(
+                "INSERT INTO inboxes (inbox, host_provider, daily_cap, display_name, warmup_start, config)"
+                " VALUES (?, ?, ?, ?, ?, CAST(? AS JSON)) ON CONFLICT (inbox) DO UPDATE SET"
+                " host_provider = excluded.host_provider, daily_cap = excluded.daily_cap,"
+                " display_name = excluded.display_name, warmup_start = excluded.warmup_start,"
+                " config = excluded.config, updated_at = now()",
+                [inbox.address, inbox.host_provider, inbox.ceiling, inbox.display_name, inbox.warmup_start,
+                 inbox.model_dump_json()],
+            )
+
+    store.run(upsert)
+
+
+def record_preflight(store: CrmStore, inbox: str, status: str, records: list[dict[str, Any]]) -> None:
+    store.run(lambda tx: tx.execute(
+        "UPDATE inboxes SET preflight_status = ?, preflight = CAST(? AS JSON), updated_at = now() WHERE inbox = ?",
+        [status, json.dumps(records), inbox]))
+
+
+def set_inbox_paused(store: CrmStore, inbox: str, paused: bool, *, reason: str, actor: str) -> bool:
+    """Pause or resume one inbox; False when it already was. A resume restarts its bounce-health window."""
+
+    def change(tx: Tx) -> bool:
+        current = tx.fetch_value("SELECT status FROM inboxes WHERE inbox = ?", [inbox])
+        if current is None:
+            raise StoreError(f"no inbox {inbox!r} in the store (is it in inboxes.yaml, and has a tick run?)")
+        wanted = "paused" if paused else "active"
+        if current == wanted:
+            return False
+        tx.execute(
+            "UPDATE inboxes SET status = ?, paused_reason = ?, version = version + 1, updated_at = now()"
+            + ("" if paused else ", resumed_at = now()") + " WHERE inbox = ?",
+            [wanted, reason if paused else None, inbox])
+        add_activity(tx, "inbox_paused" if paused else "inbox_resumed", f"inbox {inbox} {wanted} by {actor}: {reason}",
+                     metadata={"inbox": inbox, "actor": actor, "reason": reason})
+        return True
+
+    return store.run(change)
+
+
+def inbox_ledger(store: CrmStore, inbox: str, day_start: datetime, day_end: datetime,
+                 bounce_window: int) -> InboxLedger:
+    def read(tx: Tx) -> InboxLedger:
+        row = tx.fetch_one("SELECT status, paused_reason, preflight_status, resumed_at FROM inboxes WHERE inbox = ?",
+                           [inbox])
+        if row is None:
+            raise StoreError(f"inbox {inbox!r} is not in the store")
+        status, reason, preflight, resumed_at = row
+        marks = ", ".join("?" for _ in COUNTED_STATUSES)
+        sent, risky, last = tx.fetch_one(
+            f"SELECT count(*), count(*) FILTER (WHERE risky), max(claimed_at) FROM sends WHERE inbox = ?"
+            f" AND status IN ({marks}) AND claimed_at >= ? AND claimed_at < ?",
+            [inbox, *COUNTED_STATUSES, day_start, day_end]) or (0, 0, None)
+        recent = tx.fetch_all(
+            "SELECT status = 'bounced' FROM sends WHERE inbox = ? AND status IN ('sent', 'bounced')"
+            " AND (? IS NULL OR claimed_at >= ?) ORDER BY claimed_at DESC LIMIT ?",
+            [inbox, resumed_at, resumed_at, bounce_window])
+        return InboxLedger(status, reason, preflight, int(sent), int(risky), last, [bool(r[0]) for r in recent])
+
+    return store.run(read)
+
+
+def sent_today_total(store: CrmStore, day_start: datetime, day_end: datetime) -> int:
+    marks = ", ".join("?" for _ in COUNTED_STATUSES)
+    return int(store.run(lambda tx: tx.fetch_value(
+        f"SELECT count(*) FROM sends WHERE status IN ({marks}) AND claimed_at >= ? AND claimed_at < ?",
+        [*COUNTED_STATUSES, day_start, day_end])))
+
+
+# Emergency stop -------------------------------------------------------------------------------------------
+
+
+def sending_stopped(store: CrmStore) -> bool:
+    return store.emergency_stopped()
+
+
+def set_sending_stopped(store: CrmStore, stopped: bool, *, actor: str) -> None:
+    store.set_flag(EMERGENCY_STOP, "on" if stopped else "off", actor=actor)
+
+
+# The queue and claims -------------------------------------------------------------------------------------
+
+_QUEUE = """
+SELECT m.message_id, m.prospect_id, m.campaign_id, m.step, m.subject, m.body, p.email, p.first_name, p.last_name,
+       p.timezone, p.country, p.email_status = 'risky', c.definition, s.send_id, s.inbox
+FROM messages m
+JOIN prospects p ON p.prospect_id = m.prospect_id
+JOIN campaigns c ON c.campaign_id = m.campaign_id
+LEFT JOIN sends s ON s.prospect_id = m.prospect_id AND s.campaign_id = m.campaign_id AND s.step = m.step
+WHERE m.status = 'queued' AND c.status = 'active' AND c.starts_on <= ? AND c.ends_on >= ?
+  AND NOT p.archived AND p.email IS NOT NULL
+  AND (s.send_id IS NULL OR (s.status = 'deferred' AND s.retry_at <= ?))
+ORDER BY m.step DESC, m.created_at, m.message_id
+LIMIT ?
+"""
+
+
+_QUEUE_FIELDS = ("message_id", "prospect_id", "campaign_id", "step", "subject", "body", "email", "first_name",
+                 "last_name", "timezone", "country", "risky")
+
+
+def due_messages(store: CrmStore, today: date, now: datetime, limit: int) -> list[QueuedMessage]:
+    """Queued messages of running campaigns with no send yet, or a deferred one whose retry time has come."""
+    rows = store.run(lambda tx: tx.fetch_all(_QUEUE, [today, today, now, limit]))
+    found = []
+    for row in rows:
+        sender = (_json(row[12]) or {}).get("sender") or {}
+        fields = dict(zip(_QUEUE_FIELDS, row[:12], strict=True))
+        found.append(QueuedMessage(**fields, reply_to=sender.get("reply_to"), send_id=row[13], pinned_inbox=row[14]))
+    return found
+
+
+def suppressed(store: CrmStore, emails: Iterable[str]) -> set[str]:
+    wanted = sorted(set(emails))
+    if not wanted:
+        return set()
+    marks = ", ".join("?" for _ in wanted)
+    return {row[0] for row in store.run(lambda tx: tx.fetch_all(
+        f"SELECT DISTINCT email FROM suppressions WHERE email IN ({marks})", wanted))}
+
+
+def _refusal(tx: Tx, item: QueuedMessage, inbox: str, caps: tuple[int, int | None],  # noqa: PLR0911 - one per rule
+             day: tuple[datetime, datetime]) -> str | None:
+    """Why this claim may not be made now, read inside the claim's transaction."""
+    if tx.fetch_value("SELECT value FROM flags WHERE name = ?", [EMERGENCY_STOP]) == "on":
+        return "emergency_stop"
+    if tx.fetch_value("SELECT status FROM inboxes WHERE inbox = ?", [inbox]) != "active":
+        return "inbox_paused"
+    prospect = tx.fetch_one("SELECT email, archived, stage FROM prospects WHERE prospect_id = ?", [item.prospect_id])
+    if prospect is None or prospect[1] or prospect[0] != item.email:
+        return "prospect_changed"
+    if prospect[2] in NO_SEND_STAGES:
+        return f"stage_{prospect[2]}"
+    if tx.fetch_value("SELECT count(*) FROM suppressions WHERE email = ?", [item.email]):
+        return "suppressed"
+    if tx.fetch_value("SELECT count(*) FROM replies WHERE prospect_id = ?", [item.prospect_id]):
+        return "already_replied"
+    marks = ", ".join("?" for _ in COUNTED_STATUSES)
+    counted = f"SELECT count(*) FROM sends WHERE status IN ({marks}) AND claimed_at >= ? AND claimed_at < ?"
+    inbox_cap, global_cap = caps
+    if tx.fetch_value(counted + " AND inbox = ?", [*COUNTED_STATUSES, *day, inbox]) >= inbox_cap:
+        return "daily_cap"
+    if global_cap is not None and tx.fetch_value(counted, [*COUNTED_STATUSES, *day]) >= global_cap:
+        return "global_cap"
+    return None
+
+
+def claim(store: CrmStore, item: QueuedMessage, *, inbox: str, rfc_message_id: str, now: datetime,
+          caps: tuple[int, int | None], day: tuple[datetime, datetime], claimed_by: str) -> Claim:
+    """Write and commit the ledger row for this send; raises :class:`ClaimRefused` with the reason otherwise."""
+
+    def run(tx: Tx) -> Claim:
+        if tx.backend == "postgresql":
+            tx.execute("SELECT pg_advisory_xact_lock(?)", [CLAIM_LOCK])
+        reason = _refusal(tx, item, inbox, caps, day)
+        if reason is not None:
+            raise ClaimRefused(reason)
+        existing = tx.fetch_one(
+            "SELECT send_id, status, attempts FROM sends WHERE prospect_id = ? AND campaign_id = ? AND step = ?",
+            [item.prospect_id, item.campaign_id, item.step])
+        if existing is None:
+            send_id, attempt = f"snd_{uuid.uuid4().hex}", 1
+            tx.execute(
+                "INSERT INTO sends (send_id, prospect_id, campaign_id, step, message_id, inbox, recipient,"
+                " rfc_message_id, risky, status, claimed_by, claimed_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'claimed', ?, ?, ?)",
+                [send_id, item.prospect_id, item.campaign_id, item.step, item.message_id, inbox, item.email,
+                 rfc_message_id, item.risky, claimed_by, now, now])
+        elif existing[1] == "deferred":
+            send_id, attempt = existing[0], int(existing[2]) + 1
+            tx.execute(
+                "UPDATE sends SET status = 'claimed', inbox = ?, recipient = ?, rfc_message_id = ?, attempts = ?,"
+                " claimed_by = ?, claimed_at = ?, retry_at = NULL, updated_at = ? WHERE send_id = ?",
+                [inbox, item.email, rfc_message_id, attempt, claimed_by, now, now, send_id])
+        else:
+            raise ClaimRefused("already_claimed")
+        tx.execute(
+            "INSERT INTO send_attempts (send_id, prospect_id, attempt, inbox, rfc_message_id, started_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)", [send_id, item.prospect_id, attempt, inbox, rfc_message_id, now])
+        return Claim(send_id, attempt)
+
+    return store.run(run)
+
+
+# Outcomes -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one attempt, in ledger terms."""
+
+    status: SendStatus
+    code: int | None
+    response: str
+    stage: str
+
+
+def record_outcome(store: CrmStore, item: QueuedMessage, claim_: Claim, outcome: Outcome, *, now: datetime) -> None:
+    """Close the claim: the ledger row, the attempt, and what follows (stage, suppression, activity)."""
+    retry_at = None
+    status = outcome.status
+    if status == "deferred":
+        if claim_.attempt > len(RETRY_DELAYS):
+            status = "failed"
+        else:
+            retry_at = now + RETRY_DELAYS[claim_.attempt - 1]
+
+    def run(tx: Tx) -> None:
+        tx.execute(
+            "UPDATE sends SET status = ?, smtp_code = ?, smtp_response = ?, retry_at = ?, updated_at = ?"
+            + (", sent_at = ?" if status in ("sent", "bounced") else "") + " WHERE send_id = ? AND status = 'claimed'",
+            [status, outcome.code, outcome.response[:500], retry_at, now,
+             *([now] if status in ("sent", "bounced") else []), claim_.send_id])
+        tx.execute(
+            "UPDATE send_attempts SET outcome = ?, smtp_code = ?, smtp_response = ?, stage = ?, finished_at = ?"
+            " WHERE send_id = ? AND attempt = ?",
+            [outcome.status, outcome.code, outcome.response[:500], outcome.stage, now, claim_.send_id,
+             claim_.attempt])
+        metadata = {"send_id": claim_.send_id, "campaign": item.campaign_id, "step": item.step,
+                    "status": status, "smtp_code": outcome.code}
+        if status == "sent":
+            tx.execute("UPDATE prospects SET stage = 'contacted', updated_at = now() WHERE prospect_id = ?"
+                       " AND stage = 'enriched'", [item.prospect_id])
+            add_activity(tx, "email_sent", f"step {item.step} of {item.campaign_id} sent",
+                         prospect_id=item.prospect_id, metadata=metadata)
+        elif status == "bounced":
+            tx.execute("INSERT INTO suppressions (email, reason, source) VALUES (?, 'hard_bounce', ?)"
+                       " ON CONFLICT DO NOTHING", [item.email, claim_.send_id])
+            tx.execute("UPDATE prospects SET stage = 'bounced', updated_at = now() WHERE prospect_id = ?",
+                       [item.prospect_id])
+            add_activity(tx, "email_bounced", f"hard bounce: {outcome.response[:120]}",
+                         prospect_id=item.prospect_id, metadata=metadata)
+        elif status in ("unknown", "blocked", "failed"):
+            add_activity(tx, f"send_{status}", f"step {item.step} of {item.campaign_id}: {status}",
+                         prospect_id=item.prospect_id, metadata=metadata)
+
+    store.run(run)
+
+
+def stale_claims(store: CrmStore, older_than: datetime) -> int:
+    """Claims whose process died between SMTP and the ledger update become ``unknown``: they may have gone out."""
+
+    def run(tx: Tx) -> int:
+        count = int(tx.fetch_value("SELECT count(*) FROM sends WHERE status = 'claimed' AND claimed_at < ?",
+                                   [older_than]))
+        tx.execute("UPDATE sends SET status = 'unknown', smtp_response = 'claim outlived its process: may have been"
+                   " sent', updated_at = now() WHERE status = 'claimed' AND claimed_at < ?", [older_than])
+        return count
+
+    return store.run(run)
+
+
+def unknown_sends(store: CrmStore) -> list[tuple[str, str, list[str]]]:
+    """(send id, inbox, every Message-ID it was tried under) of each send whose fate is unknown."""
+    rows = store.run(lambda tx: tx.fetch_all(
+        "SELECT s.send_id, s.inbox, a.rfc_message_id FROM sends s JOIN send_attempts a USING (send_id)"
+        " WHERE s.status = 'unknown' ORDER BY s.send_id, a.attempt"))
+    found: dict[str, tuple[str, list[str]]] = {}
+    for send_id, inbox, message_id in rows:
+        found.setdefault(send_id, (inbox, []))[1].append(message_id)
+    return [(send_id, inbox, ids) for send_id, (inbox, ids) in found.items()]
+
+
+def resolve(store: CrmStore, send_id: str, *, sent: bool, actor: str, now: datetime) -> None:
+    """Settle a held send (unknown or blocked): it went out, or it did not and may be retried."""
+
+    def run(tx: Tx) -> None:
+        row = tx.fetch_one("SELECT status, prospect_id, campaign_id, step FROM sends WHERE send_id = ?", [send_id])
+        if row is None:
+            raise StoreError(f"no send {send_id!r}")
+        if row[0] not in HELD_STATUSES:
+            raise StoreError(f"send {send_id} is {row[0]}, not held (unknown or blocked)")
+        if sent:
+            tx.execute("UPDATE sends SET status = 'sent', sent_at = coalesce(sent_at, ?), updated_at = ?"
+                       " WHERE send_id = ?", [now, now, send_id])
+            tx.execute("UPDATE prospects SET stage = 'contacted', updated_at = now() WHERE prospect_id = ?"
+                       " AND stage = 'enriched'", [row[1]])
+        else:
+            tx.execute("UPDATE sends SET status = 'deferred', retry_at = ?, updated_at = ? WHERE send_id = ?",
+                       [now, now, send_id])
+        add_activity(tx, "send_resolved", f"send {send_id} resolved as {'sent' if sent else 'not sent'} by {actor}",
+                     prospect_id=row[1], metadata={"send_id": send_id, "sent": sent, "actor": actor,
+                                                   "campaign": row[2], "step": row[3]})
+
+    store.run(run)
+
+
+def sending_status(store: CrmStore) -> dict[str, Any]:
+    """Stop flag, inboxes and ledger states, for ``jengu sending status``."""
+
+    def read(tx: Tx) -> dict[str, Any]:
+        inboxes = [dict(zip(("inbox", "status", "paused_reason", "preflight_status", "daily_cap"), row, strict=True))
+                   for row in tx.fetch_all("SELECT inbox, status, paused_reason, preflight_status, daily_cap"
+                                           " FROM inboxes ORDER BY inbox")]
+        ledger = dict(tx.fetch_all("SELECT status, count(*) FROM sends GROUP BY status ORDER BY status"))
+        stopped = tx.fetch_value("SELECT value FROM flags WHERE name = ?", [EMERGENCY_STOP]) == "on"
+        return {"stopped": stopped, "inboxes": inboxes, "ledger": ledger}
+
+    return store.run(read)
