@@ -93,12 +93,16 @@ class GateContext:
 
 @dataclass(frozen=True)
 class GateFailure:
+    """A broken rule and what broke it (up to :data:`DETAIL_ITEMS` examples), kept with a rejected message."""
+
     rule: Rule
     detail: str
 
 
 @dataclass(frozen=True)
 class GateResult:
+    """The verdict: one failure per broken rule (in the order the gate checks them), the spam score, its triggers."""
+
     failures: tuple[GateFailure, ...]
     spam_score: float
     spam_hits: tuple[str, ...]
@@ -113,7 +117,7 @@ Finding = tuple[Rule, str]
 
 # --------------------------------------------------------------------------- text forms
 
-_DOTS = str.maketrans({"\u3002": ".", "\uff61": ".", "\ufe52": "."})
+_DOTS = str.maketrans({"\u3002": "."})  # after NFKC, which maps the halfwidth and fullwidth full stops to it or "."
 
 
 def _scan_form(text: str) -> str:
@@ -202,9 +206,9 @@ _NAME_END = re.compile(r"[,!:;?—–]|\s-\s|\.(?:\s|$)")
 _NAME_MAX_WORDS = 8
 # fmt: off
 _GENERIC_ADDRESSEES = frozenset({
-    "there", "team", "all", "everyone", "everybody", "folks", "and", "the", "of", "at", "du", "de", "del", "la",
-    "le", "der", "die", "das", "und", "et", "y", "e", "sir", "madam", "or", "mr", "mrs", "ms", "miss", "mx",
-    "dr", "prof", "herr", "frau", "monsieur", "madame", "mademoiselle", "m", "mme", "mlle", "senor", "senora",
+    "there", "again", "to", "team", "all", "everyone", "everybody", "folks", "and", "the", "of", "at", "du", "de",
+    "del", "la", "le", "der", "die", "das", "und", "et", "y", "e", "sir", "madam", "or", "mr", "mrs", "ms", "miss",
+    "mx", "dr", "prof", "herr", "frau", "monsieur", "madame", "mademoiselle", "m", "mme", "mlle", "senor", "senora",
     "senorita", "sr", "sra", "srta", "signor", "signora", "sig", "dott", "hotel", "management", "manager",
     "general", "gm", "reservations", "sales", "revenue", "marketing", "front", "office", "desk", "staff",
     "owner", "owners", "director", "colleagues", "damen", "herren", "mesdames", "messieurs", "equipe", "equipo",

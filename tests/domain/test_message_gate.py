@@ -98,6 +98,11 @@ def test_a_greeting_rendered_from_a_missing_value_fails(greeting: str) -> None:
     assert check(body=letter(greeting)) == {"placeholder"}
 
 
+def test_a_slot_in_the_greeting_is_a_placeholder_not_a_stranger() -> None:
+    assert check(body=letter("Hi [First Name],")) == {"placeholder"}
+    assert check(body=letter("Hi {{ first_name }},")) == {"template_syntax"}
+
+
 def test_template_tags_in_the_html_source_fail() -> None:
     assert "template_syntax" in check(html='<p><a href="{{ link }}">Jengu</a></p>')
 
@@ -299,7 +304,7 @@ def test_greeting_someone_else_fails(greeting: str) -> None:
 @pytest.mark.parametrize(
     "greeting",
     ["Hi Anna,", "Hi ANNA!", "Dear Ms. Muller,", "Dear Anna Müller,", "Hi there,", "Hello team,",
-     "Dear Hotel Adler team,", "Hi Anna and the Adler team,", "Hello,", "Good morning Anna,", "Hello from Lucerne,",
+     "Dear Hotel Adler team,", "Hi Anna and the Adler team,", "Hi again Anna,", "Hello,", "Good morning Anna,", "Hello from Lucerne,",
      "Hallo Anna,", "Dear Sir or Madam,"],
 )  # fmt: skip
 def test_greeting_the_recipient_passes(greeting: str) -> None:
