@@ -17,11 +17,13 @@ from jengu_pipeline.definitions import defs
 from jengu_pipeline.instance import PROJECT_ROOT
 
 EXPECTED_ASSETS = {"raw_prospects": "ingest", "prospects": "ingest", "rejected_rows": "ingest", "websites": "enrich",
-                   "email_verifications": "enrich", "messages": "compose"}
+                   "email_verifications": "enrich", "messages": "compose",
+                   "sends": "send"}
 EXPECTED_CHECKS = {("prospects", "prospects_rows_conserved"), ("prospects", "prospects_unique_active_identity"),
                    ("websites", "websites_domains_resolvable"),
                    ("email_verifications", "email_verifications_chosen_addresses_verified"),
-                   ("messages", "messages_cleared_pass_gate")}
+                   ("messages", "messages_cleared_pass_gate"), ("sends", "sends_never_after_suppression"),
+                   ("sends", "sends_within_daily_caps")}
 """A snapshot of the asset graph: renaming an asset or check breaks operators' and analysts' habits, so it
 must be a deliberate change here."""
 
@@ -38,8 +40,12 @@ def test_definitions_load_with_the_expected_assets_checks_and_automation() -> No
         assert node.description, f"{key} has no description"
         assert node.owners == ["team:jengu"]
     assert {job.name for job in defs.resolve_all_job_defs()} >= {"ingest_job", "prospect_batch_job",
-                                                                  "campaign_membership_job", "message_approval_job"}
+                                                                  "campaign_membership_job", "message_approval_job",
+                                                                  "sending_job", "sending_control_job"}
     assert defs.resolve_sensor_def("prospect_drop_sensor").default_status == dg.DefaultSensorStatus.RUNNING
+    schedule = defs.resolve_schedule_def("sending_schedule")
+    assert schedule.cron_schedule == "*/5 8-18 * * 1-6"
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED  # real email: an operator turns it on
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
