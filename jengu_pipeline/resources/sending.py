@@ -24,7 +24,7 @@ import dagster as dg
 from pydantic import Field
 
 from jengu_pipeline.domain.inboxes import InboxConfig, InboxFile, read_inbox_file
-from jengu_pipeline.domain.outbound import OutboundEmail, build_message, new_message_id, sign_dkim
+from jengu_pipeline.domain.outbound import OutboundEmail, OutboundEmailError, build_message, new_message_id, sign_dkim
 from jengu_pipeline.domain.sending import (
     InboxState,
     QueueItem,
@@ -219,19 +219,30 @@ class Sender:
 
     def _send_one(self, item: ledger.QueuedMessage, inbox: InboxConfig, caps: tuple[int, int | None],
                   day: tuple[datetime, datetime], report: TickReport) -> bool:
-        """Claim, send, record one message; False when the emergency stop says to end the tick."""
+        """Claim, send, record one message; False when the emergency stop says to end the tick.
+
+        Everything that can fail without the network (secrets, building the message) happens before the claim,
+        so a claim is only ever left behind by a conversation with a mail server.
+        """
         rfc_id = new_message_id(inbox.address)
+        send_id = item.send_id or ledger.new_send_id()
+        session = self._session(inbox)
         try:
-            claim = ledger.claim(self.store, item, inbox=inbox.address, rfc_message_id=rfc_id, now=self.clock(),
-                                 caps=caps, day=day, claimed_by=self.claimed_by)
+            raw = self._raw_message(item, inbox, rfc_id, send_id)
+        except OutboundEmailError as error:
+            log.warning("message %s cannot be built, left queued: %s", item.message_id, error)
+            report.skipped["unbuildable_message"] += 1
+            return True
+        try:
+            claim = ledger.claim(self.store, item, send_id=send_id, inbox=inbox.address, rfc_message_id=rfc_id,
+                                 now=self.clock(), caps=caps, day=day, claimed_by=self.claimed_by)
         except ledger.ClaimRefused as refused:
             report.skipped[refused.reason] += 1
             if refused.reason == "emergency_stop":
                 report.stopped = True
                 return False
             return True
-        raw = self._raw_message(item, inbox, rfc_id, claim.send_id)
-        result = self._session(inbox).send(inbox.address, item.email, raw)
+        result = session.send(inbox.address, item.email, raw)
         status = LEDGER_STATUS[result.outcome]
         ledger.record_outcome(self.store, item, claim, ledger.Outcome(status, result.code, result.reply, result.stage),
                               now=self.clock())

@@ -145,10 +145,10 @@ def inbox_ledger(store: CrmStore, inbox: str, day_start: datetime, day_end: date
             f"SELECT count(*), count(*) FILTER (WHERE risky), max(claimed_at) FROM sends WHERE inbox = ?"
             f" AND status IN ({marks}) AND claimed_at >= ? AND claimed_at < ?",
             [inbox, *COUNTED_STATUSES, day_start, day_end]) or (0, 0, None)
+        since, params = ("", []) if resumed_at is None else (" AND claimed_at >= ?", [resumed_at])
         recent = tx.fetch_all(
             "SELECT status = 'bounced' FROM sends WHERE inbox = ? AND status IN ('sent', 'bounced')"
-            " AND (? IS NULL OR claimed_at >= ?) ORDER BY claimed_at DESC LIMIT ?",
-            [inbox, resumed_at, resumed_at, bounce_window])
+            f"{since} ORDER BY claimed_at DESC LIMIT ?", [inbox, *params, bounce_window])
         return InboxLedger(status, reason, preflight, int(sent), int(risky), last, [bool(r[0]) for r in recent])
 
     return store.run(read)
@@ -239,9 +239,16 @@ def _refusal(tx: Tx, item: QueuedMessage, inbox: str, caps: tuple[int, int | Non
     return None
 
 
-def claim(store: CrmStore, item: QueuedMessage, *, inbox: str, rfc_message_id: str, now: datetime,
+def new_send_id() -> str:
+    return f"snd_{uuid.uuid4().hex}"
+
+
+def claim(store: CrmStore, item: QueuedMessage, *, send_id: str, inbox: str, rfc_message_id: str, now: datetime,
           caps: tuple[int, int | None], day: tuple[datetime, datetime], claimed_by: str) -> Claim:
-    """Write and commit the ledger row for this send; raises :class:`ClaimRefused` with the reason otherwise."""
+    """Write and commit the ledger row for this send; raises :class:`ClaimRefused` with the reason otherwise.
+
+    ``send_id`` is chosen by the caller (the message already carries it); a deferred row keeps its own id.
+    """
 
     def run(tx: Tx) -> Claim:
         if tx.backend == "postgresql":
@@ -253,15 +260,15 @@ def claim(store: CrmStore, item: QueuedMessage, *, inbox: str, rfc_message_id: s
             "SELECT send_id, status, attempts FROM sends WHERE prospect_id = ? AND campaign_id = ? AND step = ?",
             [item.prospect_id, item.campaign_id, item.step])
         if existing is None:
-            send_id, attempt = f"snd_{uuid.uuid4().hex}", 1
+            attempt = 1
             tx.execute(
                 "INSERT INTO sends (send_id, prospect_id, campaign_id, step, message_id, inbox, recipient,"
                 " rfc_message_id, risky, status, claimed_by, claimed_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'claimed', ?, ?, ?)",
                 [send_id, item.prospect_id, item.campaign_id, item.step, item.message_id, inbox, item.email,
                  rfc_message_id, item.risky, claimed_by, now, now])
-        elif existing[1] == "deferred":
-            send_id, attempt = existing[0], int(existing[2]) + 1
+        elif existing[1] == "deferred" and existing[0] == send_id:
+            attempt = int(existing[2]) + 1
             tx.execute(
                 "UPDATE sends SET status = 'claimed', inbox = ?, recipient = ?, rfc_message_id = ?, attempts = ?,"
                 " claimed_by = ?, claimed_at = ?, retry_at = NULL, updated_at = ? WHERE send_id = ?",

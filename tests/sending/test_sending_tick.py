@@ -116,16 +116,9 @@ def inbox_file(store: CrmStore, *entries: dict[str, Any], **rules: Any) -> Inbox
 
 
 def ready(store: CrmStore, text: str) -> InboxFile:
-    """The inbox file, its inboxes in the store as a tick would put them, marked resumed long ago.
-
-    The resume date works around the PostgreSQL bug that test_the_first_tick_of_a_never_resumed_inbox_on_postgresql
-    shows (an inbox with resumed_at NULL makes every tick fail there), so the other tests still run on PostgreSQL.
-    A date long past keeps every send of the test inside the bounce-health window, as NULL would.
-    """
+    """The inbox file, its inboxes in the store as a tick would put them (never paused, never resumed)."""
     config = parse_inbox_file(text, "test inboxes")
     ledger.sync_inboxes(store, config.inboxes)
-    store.run(lambda tx: tx.execute("UPDATE inboxes SET resumed_at = ? WHERE resumed_at IS NULL",
-                                    [datetime(2000, 1, 1, tzinfo=UTC)]))
     return config
 
 
@@ -171,9 +164,6 @@ def smtp_password(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True, reason="BUG: store/sending.py inbox_ledger passes resumed_at (NULL for an inbox never"
-                   " resumed) as '? IS NULL'; PostgreSQL cannot type the parameter (IndeterminateDatatype), so every"
-                   " tick fails until each inbox has been paused and resumed once")
 def test_the_first_tick_of_a_never_resumed_inbox_on_postgresql(pg_store_url: str, tick_smtp: FaultySmtpServer) -> None:
     store = open_store(pg_store_url)
     (anna,) = queue_messages(store, 1)
@@ -185,7 +175,7 @@ def test_the_first_tick_of_a_never_resumed_inbox_on_postgresql(pg_store_url: str
 
 
 def test_the_first_tick_of_a_never_resumed_inbox_on_duckdb(tmp_path: Path, tick_smtp: FaultySmtpServer) -> None:
-    """The same on DuckDB, where it works: the PostgreSQL failure above is the backend's, not the test's."""
+    """The same on DuckDB (its SQL types a NULL parameter where PostgreSQL could not, which once broke the above)."""
     store = open_store(f"duckdb:///{tmp_path}/crm.duckdb")
     (anna,) = queue_messages(store, 1)
     config = parse_inbox_file(inbox_text(inbox_entry(tick_smtp.port)), "test inboxes")
@@ -348,10 +338,6 @@ def test_a_wrong_password_pauses_the_inbox_alerts_and_sends_nothing_until_resume
     assert ledger.sending_status(store)["inboxes"][0]["status"] == "active"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: resources/sending.py Sender._send_one claims the send (ledger.claim) before"
-                   " reading the inbox's secrets (_raw_message -> DKIM key, _session -> SMTP password); a missing env var"
-                   " raises SendingConfigError with the row left 'claimed', which the next tick turns into a held"
-                   " 'unknown' although nothing reached the server")
 def test_a_missing_password_variable_leaves_no_claim_behind(
     store: CrmStore, tick_smtp: FaultySmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
