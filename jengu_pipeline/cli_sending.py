@@ -11,6 +11,7 @@ import dagster as dg
 from jengu_pipeline.cli_common import CLI_ACTOR, emit_json, with_store
 from jengu_pipeline.imports import QUIET_CONSOLE
 from jengu_pipeline.instance import dagster_instance
+from jengu_pipeline.resources.sending import SendingConfigError, SendingResource, preflight
 from jengu_pipeline.settings import get_settings
 from jengu_pipeline.store import sending as ledger
 
@@ -116,3 +117,29 @@ def resolve(send_id: str, sent: bool, actor: str) -> None:
     """Settle a held send (unknown or blocked): --sent records it; --not-sent lets the next tick retry it."""
     with_store(lambda store: ledger.resolve(store, send_id, sent=sent, actor=actor, now=datetime.now(UTC)))
     click.echo(f"send {send_id} resolved as {'sent' if sent else 'not sent (will be retried)'}")
+
+
+@sending.command()
+@click.option("--json", "as_json", is_flag=True)
+def check(as_json: bool) -> None:
+    """Preflight every inbox's sender domain (MX, SPF, DKIM selector, DMARC) and keep the verdict.
+
+    An inbox whose domain fails cannot send until it passes or has ``preflight_override: true``.
+    """
+    from jengu_pipeline.resources.wiring import resources
+
+    resource = resources()["sending"]
+    assert isinstance(resource, SendingResource)
+    try:
+        config = resource.inbox_config()
+    except SendingConfigError as error:
+        raise click.ClickException(str(error)) from error
+    checks = with_store(lambda store: preflight(store, config))
+    if as_json:
+        emit_json({address: {"status": c.status, "problems": c.problems, "warnings": c.warnings,
+                             "unknown": c.unknown} for address, c in checks.items()})
+        return
+    for address, result in checks.items():
+        click.echo(f"{address}: {result.status}")
+        for line in (*result.problems, *result.warnings, *result.unknown):
+            click.echo(f"  {line}")

@@ -15,12 +15,13 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import dns.resolver
 from pydantic import Field
 
 from jengu_pipeline.domain.inboxes import InboxConfig, InboxFile, read_inbox_file
@@ -35,6 +36,7 @@ from jengu_pipeline.domain.sending import (
     sending_day,
 )
 from jengu_pipeline.resources.calls import redacting_logger
+from jengu_pipeline.resources.sender_dns import DomainCheck, check_inboxes
 from jengu_pipeline.resources.sent_folder import ImapEndpoint, SentFolderError, find_sent
 from jengu_pipeline.resources.smtp import Outcome, SmtpEndpoint, SmtpResult, SmtpSession
 from jengu_pipeline.store import sending as ledger
@@ -286,6 +288,20 @@ class Sender:
                        f"`jengu sending inbox resume {inbox.address}` once fixed.")
 
 
+def preflight(store: CrmStore, config: InboxFile, *, resolver: dns.resolver.Resolver | None = None,
+              ) -> dict[str, DomainCheck]:
+    """Look up each inbox's sender domain (MX, SPF, DKIM selector, DMARC) and keep the verdict on the inbox.
+
+    A ``failed`` verdict blocks the inbox at the next tick unless it has ``preflight_override``; ``unknown``
+    (DNS did not answer) does not.
+    """
+    ledger.sync_inboxes(store, config.inboxes)
+    checks = check_inboxes(config.inboxes, resolver=resolver)
+    for address, check in checks.items():
+        ledger.record_preflight(store, address, check.status, [asdict(record) for record in check.records])
+    return checks
+
+
 def simulated_clock(at: datetime) -> Callable[[], datetime]:
     """A clock that starts at ``at`` and runs at real speed (the demo's tick inside business hours)."""
     started = time.monotonic()
@@ -306,13 +322,16 @@ class SendingResource(dg.ConfigurableResource):
 
         return Path(self.inbox_file) if self.inbox_file else PROJECT_ROOT / "inboxes.yaml"
 
-    def sender(self, store: CrmStore, *, alert: Callable[[str], object], claimed_by: str,
-               at: datetime | None = None, rng: random.Random | None = None) -> Sender:
+    def inbox_config(self) -> InboxFile:
         path = self.path()
         if not path.exists():
             raise SendingConfigError(f"{path}: no inbox file (copy inboxes.example.yaml to inboxes.yaml and edit it)")
+        return read_inbox_file(path)
+
+    def sender(self, store: CrmStore, *, alert: Callable[[str], object], claimed_by: str,
+               at: datetime | None = None, rng: random.Random | None = None) -> Sender:
         override = (self.sandbox_smtp_host, self.sandbox_smtp_port) if self.sandbox and self.sandbox_smtp_host else None
-        return Sender(store, read_inbox_file(path), alert=alert, claimed_by=claimed_by,
+        return Sender(store, self.inbox_config(), alert=alert, claimed_by=claimed_by,
                       clock=simulated_clock(at) if at else (lambda: datetime.now(UTC)),
                       rng=rng or random.Random(), smtp_override=override, sandbox=self.sandbox,
                       claim_timeout=timedelta(minutes=self.claim_timeout_minutes))

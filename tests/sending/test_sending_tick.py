@@ -628,3 +628,35 @@ def test_every_sent_message_carries_the_headers_and_the_footer(store: CrmStore, 
         assert text.rstrip().endswith(FOOTER)
         assert stored.raw.isascii()
     assert {m.rcpt_tos[0] for m in tick_smtp.messages} == {q.email for q in queued}
+
+
+# ---------------------------------------------------------------------------------------------- preflight
+
+
+def sender_zone(*, spf: bool) -> dict[str, dict[str, list[str]]]:
+    zone = {"jengu.test": {"MX": ["10 mx1.jengu.test."], "TXT": ["v=spf1 mx -all"] if spf else []},
+            "_dmarc.jengu.test": {"TXT": ["v=DMARC1; p=quarantine"]}}
+    return {owner: {kind: values for kind, values in kinds.items() if values} for owner, kinds in zone.items()}
+
+
+@pytest.mark.parametrize(("spf", "override", "sent"), [(True, False, 1), (False, False, 0), (False, True, 1)])
+def test_a_failed_sender_domain_preflight_blocks_the_inbox_unless_overridden(
+        store: CrmStore, tick_smtp: FaultySmtpServer, spf: bool, override: bool, sent: int) -> None:
+    from dns_server import dns_server
+
+    from jengu_pipeline.resources.sending import preflight
+
+    queue_messages(store, 1)
+    entry = {**inbox_entry(tick_smtp.port), "preflight_override": override}
+    config = inbox_file(store, entry)
+    with dns_server(sender_zone(spf=spf)) as resolver:
+        checks = preflight(store, config, resolver=resolver)
+    assert checks[INBOX].status == ("passed" if spf else "failed")
+    stored = query(store, "SELECT preflight_status, preflight FROM inboxes WHERE inbox = ?", [INBOX])[0]
+    assert stored[0] == checks[INBOX].status
+    assert "spf" in str(stored[1])
+    report = tick(store, config)
+    assert report.outcomes["sent"] == sent
+    assert tick_smtp.connections == sent  # a blocked inbox never opens an SMTP connection
+    if not sent:
+        assert report.skipped["inbox_unavailable"] == 1
