@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).parents[2] / "support"))
 from smtp_faults import PASSWORD, USERNAME, FaultySmtpServer, self_signed_certificate
 
 from jengu_pipeline.resources.smtp import SmtpEndpoint
+from tests.conftest import missing_service  # skip loudly; a failure under JENGU_REQUIRE_SERVICES=1
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def endpoint(smtp_server: FaultySmtpServer) -> SmtpEndpoint:
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     made = self_signed_certificate(tmp_path_factory.mktemp("tls"))
     if made is None:
-        pytest.skip("no openssl command to make a test certificate (and the cryptography package is not installed)")
+        missing_service("no openssl command to make a test certificate (Debian: apt-get install openssl)")
     return made
 
 
@@ -46,7 +47,7 @@ def rsa_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
     """(private key PEM, public key DER) of a fresh 2048-bit RSA key."""
     openssl = shutil.which("openssl")
     if openssl is None:
-        pytest.skip("no openssl command to make a DKIM key (and the cryptography package is not installed)")
+        missing_service("no openssl command to make a DKIM key (Debian: apt-get install openssl)")
     path = tmp_path_factory.mktemp("dkim") / "private.pem"
     subprocess.run([openssl, "genrsa", "-out", str(path), "2048"], check=True, capture_output=True)
     public = subprocess.run(
