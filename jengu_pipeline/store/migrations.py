@@ -15,8 +15,8 @@ from jengu_pipeline.store.engine import Backend, Engine, Tx
 
 MIGRATION_LOCK_ID = 0x6A656E6775  # "jengu": the PostgreSQL advisory lock key
 _DIALECT: dict[Backend, dict[str, str]] = {
-    "duckdb": {"json": "JSON", "now": "now()"},
-    "postgresql": {"json": "JSONB", "now": "now()"},
+    "duckdb": {"json": "JSON", "blob": "BLOB", "now": "now()"},
+    "postgresql": {"json": "JSONB", "blob": "BYTEA", "now": "now()"},
 }
 _process_lock = threading.Lock()
 

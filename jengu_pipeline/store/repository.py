@@ -148,6 +148,8 @@ class CrmStore:
         transaction; a crash in between leaves an unused registry id, never an orphan.
         """
         def delete_children(tx: Tx) -> None:
+            tx.execute("DELETE FROM reply_failed_recipients WHERE reply_id IN"
+                       " (SELECT reply_id FROM replies WHERE prospect_id = ?)", [prospect_id])
             for table in PROSPECT_CHILD_TABLES:
                 tx.execute(f"DELETE FROM {table} WHERE prospect_id = ?", [prospect_id])
 
