@@ -13,26 +13,20 @@ message whose id merely contains the one asked for is never taken for it.
 
 from __future__ import annotations
 
-import imaplib
-import ipaddress
 import re
-import ssl
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from email.parser import BytesHeaderParser
-from typing import Literal
 
-from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted, MailMessageFlags
-from imap_tools.errors import ImapToolsError, MailboxFetchError, UnexpectedCommandStatusError
+from imap_tools import BaseMailBox, MailMessageFlags
+from imap_tools.errors import MailboxFetchError
 from imap_tools.utils import check_command_status
 
-from jengu_pipeline.resources.calls import redact, redacting_logger, register_secret
+from jengu_pipeline.resources.calls import redact, redacting_logger
+from jengu_pipeline.resources.imap import ImapEndpoint, ImapError, logged_in
 
 log = redacting_logger(__name__)
-
-TlsMode = Literal["none", "starttls", "ssl"]
 
 # Ids per SEARCH command: 50 ids make a command of about 4 KB, far below every server's line limit
 # (Dovecot's is 64 KB), while 200 ids still take only four round trips.
@@ -40,26 +34,7 @@ SEARCH_BATCH = 50
 _MESSAGE_ID = re.compile(r'<[^\s<>"\\@]+@[^\s<>"\\]+>')
 
 
-@dataclass(frozen=True)
-class ImapEndpoint:
-    """An inbox's IMAP account. The password never appears in repr and is masked in every log line."""
-
-    host: str
-    port: int
-    tls: TlsMode
-    username: str
-    password: str = field(repr=False)
-    sent_folder: str = "Sent"
-    timeout_s: float = 30.0
-    ca_file: str | None = None  # PEM file of CAs to trust instead of the system's (a private CA, a test server)
-
-    def __post_init__(self) -> None:
-        register_secret(self.password)
-        if self.tls == "none" and not _is_loopback(self.host):
-            raise ValueError(f"refusing to send an IMAP password in clear text to {self.host}; use TLS")
-
-
-class SentFolderError(Exception):
+class SentFolderError(ImapError):
     """The Sent folder could not be read or written: connection, TLS, login or folder trouble."""
 
 
@@ -97,42 +72,14 @@ def sent_folder_name(endpoint: ImapEndpoint) -> str:
         return folder
 
 
-def _is_loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _mailbox(endpoint: ImapEndpoint) -> BaseMailBox:
-    if endpoint.tls == "none":
-        return MailBoxUnencrypted(endpoint.host, endpoint.port, timeout=endpoint.timeout_s)
-    context = ssl.create_default_context(cafile=endpoint.ca_file)
-    if endpoint.tls == "starttls":
-        return MailBoxStartTls(endpoint.host, endpoint.port, timeout=endpoint.timeout_s, ssl_context=context)
-    if endpoint.tls == "ssl":
-        return MailBox(endpoint.host, endpoint.port, timeout=endpoint.timeout_s, ssl_context=context)
-    raise ValueError(f"unknown IMAP TLS mode {endpoint.tls!r}")
-
-
 @contextmanager
 def _sent_folder(endpoint: ImapEndpoint) -> Iterator[tuple[BaseMailBox, str]]:
     """A logged-in connection and the Sent folder's name; every network or IMAP failure as a SentFolderError."""
-    where = f"IMAP {endpoint.host}:{endpoint.port} ({endpoint.tls}) as {endpoint.username}"
-    step = "connecting"
-    try:
-        with _mailbox(endpoint) as mailbox:
-            step = "logging in"
-            mailbox.login(endpoint.username, endpoint.password, initial_folder=None)
-            step = "listing folders"
-            folder = _resolve_folder(mailbox, endpoint.sent_folder, where)
-            step = f"working in {folder!r}"
-            yield mailbox, folder
-    except (OSError, imaplib.IMAP4.error, ImapToolsError) as error:
-        detail = _detail(error)
-        if endpoint.password:
-            detail = detail.replace(endpoint.password, "***")
-        raise SentFolderError(redact(f"{where}: {step} failed: {detail}")) from error
+    with logged_in(endpoint, SentFolderError) as session:
+        session.step = "listing folders"
+        folder = _resolve_folder(session.mailbox, endpoint.sent_folder, endpoint.where)
+        session.step = f"working in {folder!r}"
+        yield session.mailbox, folder
 
 
 def _resolve_folder(mailbox: BaseMailBox, configured: str, where: str) -> str:
@@ -165,11 +112,3 @@ def _message_ids(mailbox: BaseMailBox, uids: Sequence[str]) -> set[str]:
     return {"".join(value.split())
             for part in result[1] if isinstance(part, tuple)
             for value in parser.parsebytes(part[1]).get_all("Message-ID", [])}
-
-
-def _detail(error: Exception) -> str:
-    if isinstance(error, UnexpectedCommandStatusError):  # imap-tools' text wraps the server's answer in noise
-        status, data = error.command_result
-        said = b" ".join(item for item in data if isinstance(item, bytes)).decode(errors="replace")
-        return f"server answered {status}: {said}".strip()
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

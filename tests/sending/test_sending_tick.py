@@ -32,7 +32,8 @@ from smtp_faults import ACCEPT_THEN_STALL, DROP_IN_DATA, PASSWORD, USERNAME, Fau
 
 from jengu_pipeline.domain.inboxes import InboxFile, parse_inbox_file
 from jengu_pipeline.resources.sending import Sender, SendingConfigError, TickReport, simulated_clock
-from jengu_pipeline.resources.sent_folder import ImapEndpoint, append_sent
+from jengu_pipeline.resources.imap import ImapEndpoint
+from jengu_pipeline.resources.sent_folder import append_sent
 from jengu_pipeline.store import CrmStore, open_store
 from jengu_pipeline.store import sending as ledger
 from jengu_pipeline.store.campaigns import load_campaigns

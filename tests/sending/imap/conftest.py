@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).parents[2] / "support"))
 
 from dovecot import Dovecot, dovecot_binary, start_dovecot
 
-from jengu_pipeline.resources.sent_folder import ImapEndpoint
+from jengu_pipeline.resources.imap import ImapEndpoint
 from tests.conftest import missing_service
 
 SENDER = "sender@jengu.example"

@@ -13,10 +13,9 @@ import pytest
 from dovecot import Dovecot
 from imap_tools import MailBoxUnencrypted
 
+from jengu_pipeline.resources.imap import ImapEndpoint, TlsMode
 from jengu_pipeline.resources.sent_folder import (
-    ImapEndpoint,
     SentFolderError,
-    TlsMode,
     append_sent,
     find_sent,
     sent_folder_name,
