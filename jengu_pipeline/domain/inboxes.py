@@ -94,10 +94,25 @@ class SmtpConfig(_Server):
 
 
 class ImapConfig(_Server):
-    """Optional: where to look for a message's copy in the Sent folder when a crash left its send unknown."""
+    """Optional: where replies arrive, and where to look for a message's copy in the Sent folder when a crash
+    left its send unknown.
+    """
 
     tls: TlsMode = "ssl"
     sent_folder: Text = "Sent"
+    reply_folders: list[Text] = Field(default_factory=lambda: ["INBOX"], min_length=1, max_length=20)
+
+
+class ReplyMailbox(_Strict):
+    """A mailbox that receives replies without sending: a campaign's ``reply_to`` that is not a sending inbox."""
+
+    address: str
+    imap: ImapConfig
+
+    @field_validator("address")
+    @classmethod
+    def _valid_address(cls, value: str) -> str:
+        return _email(value)
 
 
 class InboxConfig(_Strict):
@@ -311,6 +326,7 @@ class InboxFile(_Strict):
 
     inboxes: list[InboxConfig] = Field(min_length=1)
     sending: SendingRules = Field(default_factory=SendingRules)
+    reply_mailboxes: list[ReplyMailbox] = Field(default_factory=list)
 
     @field_validator("inboxes")
     @classmethod
