@@ -6,9 +6,7 @@ in importlib mode. The names are specific to the tick tests so that the smtp/ an
 
 from __future__ import annotations
 
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,10 +14,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
 
-from dovecot import Dovecot, dovecot_binary, start_dovecot
+from dovecot import Dovecot, running_dovecot
 from smtp_faults import FaultySmtpServer
 
-from tests.conftest import _new_database, missing_service
+from tests.conftest import _new_database
 
 TICK_INBOX = "mia@jengu.test"
 TICK_IMAP_PASSWORD = "imap-tick-Secret-41ab"  # a loopback test credential
@@ -35,18 +33,7 @@ def tick_smtp() -> Iterator[FaultySmtpServer]:
 @pytest.fixture(scope="session")
 def tick_dovecot_server() -> Iterator[Dovecot]:
     """One Dovecot for the session whose only user is the tick tests' inbox, with a Sent folder."""
-    if dovecot_binary() is None:
-        missing_service("no Dovecot IMAP server (Debian: apt-get install dovecot-imapd)")
-    # Not pytest's tmp_path: its parents are private to root, and the server's processes run as another user.
-    root = Path(tempfile.mkdtemp(prefix="jengu-tick-dovecot-"))
-    try:
-        server = start_dovecot(root, {TICK_INBOX: TICK_IMAP_PASSWORD})
-    except RuntimeError as error:
-        shutil.rmtree(root, ignore_errors=True)
-        missing_service(str(error))
-    with server:
-        yield server
-    shutil.rmtree(root, ignore_errors=True)
+    yield from running_dovecot({TICK_INBOX: TICK_IMAP_PASSWORD}, prefix="jengu-tick-dovecot-")
 
 
 @pytest.fixture

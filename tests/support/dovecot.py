@@ -16,7 +16,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -237,3 +239,24 @@ def start_dovecot(base_dir: Path, users: dict[str, str], *, sent_mailbox: str | 
                                    stdout=errors, stderr=subprocess.STDOUT)
     _await_greeting(process, port, base_dir, timeout_s)
     return Dovecot("127.0.0.1", port, ssl_port, dict(users), base_dir, base_dir / "cert.pem", version, process)
+
+
+def running_dovecot(users: dict[str, str], *, sent_mailbox: str | None = "Sent",
+                    prefix: str = "jengu-dovecot-") -> Iterator[Dovecot]:
+    """A fixture body: a server for these users, stopped and removed afterwards. No Dovecot on the machine skips
+    loudly, or fails under ``JENGU_REQUIRE_SERVICES=1``.
+    """
+    from tests.conftest import missing_service
+
+    if dovecot_binary() is None:
+        missing_service("no Dovecot IMAP server (Debian: apt-get install dovecot-imapd)")
+    # Not pytest's tmp_path: its parents are private to root, and the server's processes run as another user.
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        server = start_dovecot(root, users, sent_mailbox=sent_mailbox)
+    except RuntimeError as error:
+        shutil.rmtree(root, ignore_errors=True)
+        missing_service(str(error))
+    with server:
+        yield server
+    shutil.rmtree(root, ignore_errors=True)

@@ -6,9 +6,7 @@ No Dovecot on the machine skips these tests loudly, or fails them under ``JENGU_
 
 from __future__ import annotations
 
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,33 +14,17 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "support"))
 
-from dovecot import Dovecot, dovecot_binary, start_dovecot
+from dovecot import Dovecot, running_dovecot
 
 from jengu_pipeline.resources.imap import ImapEndpoint
-from tests.conftest import missing_service
 
 SENDER = "sender@jengu.example"
 USERS = {SENDER: "correct horse battery staple", "other@jengu.example": "tr0ub4dor&3"}
 
 
-def _start(users: dict[str, str], *, sent_mailbox: str | None = "Sent") -> Iterator[Dovecot]:
-    if dovecot_binary() is None:
-        missing_service("no Dovecot IMAP server (Debian: apt-get install dovecot-imapd)")
-    # Not pytest's tmp_path: its parents are private to root, and the server's processes run as another user.
-    root = Path(tempfile.mkdtemp(prefix="jengu-dovecot-"))
-    try:
-        server = start_dovecot(root, users, sent_mailbox=sent_mailbox)
-    except RuntimeError as error:
-        shutil.rmtree(root, ignore_errors=True)
-        missing_service(str(error))
-    with server:
-        yield server
-    shutil.rmtree(root, ignore_errors=True)
-
-
 @pytest.fixture(scope="session")
 def dovecot_server() -> Iterator[Dovecot]:
-    yield from _start(USERS)
+    yield from running_dovecot(USERS)
 
 
 @pytest.fixture
@@ -56,7 +38,7 @@ def dovecot(dovecot_server: Dovecot) -> Dovecot:
 @pytest.fixture
 def dovecot_without_sent() -> Iterator[Dovecot]:
     """A server of its own whose users have no Sent folder, flagged or not."""
-    yield from _start(USERS, sent_mailbox=None)
+    yield from running_dovecot(USERS, sent_mailbox=None)
 
 
 @pytest.fixture
