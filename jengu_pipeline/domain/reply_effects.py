@@ -16,6 +16,8 @@ CATEGORIES: Final[tuple[Category, ...]] = ("bounce_hard", "bounce_soft", "auto_r
                                            "not_interested", "question", "other")
 HUMAN: Final[frozenset[Category]] = frozenset({"interested", "not_interested", "question", "other"})
 """Replies written by a person about the offer: each stops every further step to that prospect."""
+STOPPING: Final[frozenset[Category]] = HUMAN | {"bounce_hard", "unsubscribe"}
+"""Replies after which the prospect gets nothing more (a soft bounce only counts, an out-of-office pauses)."""
 NOTIFY: Final[frozenset[Category]] = frozenset({"interested", "question"})
 """Replies the operator hears about at once."""
 DEFAULT_FORWARDED: Final[frozenset[Category]] = HUMAN

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from jengu_pipeline.domain.inboxes import InboxConfig
+from jengu_pipeline.domain.reply_effects import STOPPING
 from jengu_pipeline.store.engine import StoreError, Tx
 from jengu_pipeline.store.repository import EMERGENCY_STOP, CrmStore, add_activity
 
@@ -24,6 +25,7 @@ SendStatus = Literal["claimed", "sent", "unknown", "deferred", "bounced", "block
 COUNTED_STATUSES = ("claimed", "sent", "unknown", "bounced")
 """Ledger states that may have reached a mail server: they count against today's caps."""
 HELD_STATUSES = ("unknown", "blocked")
+STOPPING_REPLIES = tuple(sorted(STOPPING))
 NO_SEND_STAGES = ("replied", "bounced", "unsubscribed", "meeting_booked", "complained", "unreachable")
 """Prospect stages that end outreach: a claim re-checks them, whatever the message queue says."""
 RETRY_DELAYS = (timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4), timedelta(hours=12))
@@ -214,7 +216,7 @@ def suppressed(store: CrmStore, emails: Iterable[str]) -> set[str]:
 
 
 def _refusal(tx: Tx, item: QueuedMessage, inbox: str, caps: tuple[int, int | None],  # noqa: PLR0911 - one per rule
-             day: tuple[datetime, datetime]) -> str | None:
+             day: tuple[datetime, datetime], *, now: datetime) -> str | None:
     """Why this claim may not be made now, read inside the claim's transaction."""
     if tx.fetch_value("SELECT value FROM flags WHERE name = ?", [EMERGENCY_STOP]) == "on":
         return "emergency_stop"
@@ -227,8 +229,9 @@ def _refusal(tx: Tx, item: QueuedMessage, inbox: str, caps: tuple[int, int | Non
         return f"stage_{prospect[2]}"
     if tx.fetch_value("SELECT count(*) FROM suppressions WHERE email = ?", [item.email]):
         return "suppressed"
-    if tx.fetch_value("SELECT count(*) FROM replies WHERE prospect_id = ?", [item.prospect_id]):
-        return "already_replied"
+    reply = _reply_refusal(tx, item, now)
+    if reply is not None:
+        return reply
     marks = ", ".join("?" for _ in COUNTED_STATUSES)
     counted = f"SELECT count(*) FROM sends WHERE status IN ({marks}) AND claimed_at >= ? AND claimed_at < ?"
     inbox_cap, global_cap = caps
@@ -236,6 +239,26 @@ def _refusal(tx: Tx, item: QueuedMessage, inbox: str, caps: tuple[int, int | Non
         return "daily_cap"
     if global_cap is not None and tx.fetch_value(counted, [*COUNTED_STATUSES, *day]) >= global_cap:
         return "global_cap"
+    return None
+
+
+def _reply_refusal(tx: Tx, item: QueuedMessage, now: datetime) -> str | None:
+    """A reply that landed before this claim wins: a stopped or paused sequence, a human reply, or a reply from
+    the prospect that is stored but not yet classified (it might be an unsubscribe).
+    """
+    member = tx.fetch_one("SELECT stopped_at, paused_until FROM campaign_members WHERE campaign_id = ?"
+                          " AND prospect_id = ?", [item.campaign_id, item.prospect_id])
+    if member is not None and member[0] is not None:
+        return "sequence_stopped"
+    if member is not None and member[1] is not None and member[1] > now:
+        return "sequence_paused"
+    marks = ", ".join("?" for _ in STOPPING_REPLIES)
+    if tx.fetch_value(f"SELECT count(*) FROM replies WHERE prospect_id = ? AND intent IN ({marks})",
+                      [item.prospect_id, *STOPPING_REPLIES]):
+        return "already_replied"
+    if tx.fetch_value("SELECT count(*) FROM replies WHERE processed_at IS NULL AND lower(from_address) = lower(?)",
+                      [item.email]):
+        return "reply_being_processed"
     return None
 
 
@@ -253,7 +276,7 @@ def claim(store: CrmStore, item: QueuedMessage, *, send_id: str, inbox: str, rfc
     def run(tx: Tx) -> Claim:
         if tx.backend == "postgresql":
             tx.execute("SELECT pg_advisory_xact_lock(?)", [CLAIM_LOCK])
-        reason = _refusal(tx, item, inbox, caps, day)
+        reason = _refusal(tx, item, inbox, caps, day, now=now)
         if reason is not None:
             raise ClaimRefused(reason)
         existing = tx.fetch_one(
