@@ -1,0 +1,8 @@
+"""The integrity tests' helpers (``integrity_seeds``) are importable from every test file of this folder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
