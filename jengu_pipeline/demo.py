@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from jengu_pipeline.cli_sending import run_sending_tick
+from jengu_pipeline.cli.sending import run_sending_tick
 from jengu_pipeline.imports import ImportFailedError, import_file
 from jengu_pipeline.instance import PROJECT_ROOT, dagster_instance
 from jengu_pipeline.sandbox import start_sandbox
@@ -87,20 +87,32 @@ def run_demo(settings: Settings, *, quiet: bool) -> dict[str, Any]:
     if not quiet:
         batch = result.summary
         click.echo(f"SANDBOX demo, store {store.display_url}")
-        click.echo(f"  batch {batch.batch_id}: {batch.rows} rows, {batch.accepted} accepted "
-                   f"({batch.new_prospects} new, {batch.duplicates} duplicates), {batch.rejected} rejected")
-        click.echo(f"  websites: found for {websites['found']} of {websites['prospects']} prospects, "
-                   f"{websites['correct']} correct against the sandbox's ground truth")
-        click.echo(f"  emails: {emails['ok']} verified ({emails['ok_correct']} correct), {emails['risky']} risky "
-                   f"(catch-all), {emails['unreachable']} unreachable, {emails['still_new']} still pending")
-        click.echo(f"  messages: {composed['queued']} queued, {composed['awaiting_approval']} awaiting approval, "
-                   f"{composed['rejected']} rejected; written by {composed['written_by']}; "
-                   f"{composed['llm_drafts_refused']} LLM drafts refused by the gate (e.g. obeying a hostile website)")
-        click.echo(f"  sending tick at {clock:%a %Y-%m-%d %H:%M} UTC (sandbox clock): {tick['sent']} sent, "
-                   f"outcomes {tick['outcomes']}, left for later {tick['skipped']}")
+        click.echo(
+            f"  batch {batch.batch_id}: {batch.rows} rows, {batch.accepted} accepted "
+            f"({batch.new_prospects} new, {batch.duplicates} duplicates), {batch.rejected} rejected"
+        )
+        click.echo(
+            f"  websites: found for {websites['found']} of {websites['prospects']} prospects, "
+            f"{websites['correct']} correct against the sandbox's ground truth"
+        )
+        click.echo(
+            f"  emails: {emails['ok']} verified ({emails['ok_correct']} correct), {emails['risky']} risky "
+            f"(catch-all), {emails['unreachable']} unreachable, {emails['still_new']} still pending"
+        )
+        click.echo(
+            f"  messages: {composed['queued']} queued, {composed['awaiting_approval']} awaiting approval, "
+            f"{composed['rejected']} rejected; written by {composed['written_by']}; "
+            f"{composed['llm_drafts_refused']} LLM drafts refused by the gate (e.g. obeying a hostile website)"
+        )
+        click.echo(
+            f"  sending tick at {clock:%a %Y-%m-%d %H:%M} UTC (sandbox clock): {tick['sent']} sent, "
+            f"outcomes {tick['outcomes']}, left for later {tick['skipped']}"
+        )
         for call in calls:
-            click.echo(f"  provider {call['provider']:<12} {call['outcome']:<15} {call['calls']:>4} calls "
-                       f"{call['cost_units']:>4} units")
+            click.echo(
+                f"  provider {call['provider']:<12} {call['outcome']:<15} {call['calls']:>4} calls "
+                f"{call['cost_units']:>4} units"
+            )
         click.echo("next: `./jengu dev` opens the Dagster UI on http://127.0.0.1:3000")
     return summary
 
@@ -108,17 +120,21 @@ def run_demo(settings: Settings, *, quiet: bool) -> dict[str, Any]:
 def website_accuracy(store: CrmStore, batch_id: str, truth: dict[str, str]) -> dict[str, int]:
     """Prospects of the batch with a known true hotel (by LinkedIn URL), how many got a website, how many right."""
     rows = store.query(
-        "SELECT p.linkedin_url, p.website FROM prospects p WHERE p.batch_id = ? AND p.company IS NOT NULL",
-        [batch_id]).rows()
+        "SELECT p.linkedin_url, p.website FROM prospects p WHERE p.batch_id = ? AND p.company IS NOT NULL", [batch_id]
+    ).rows()
     known = [(truth[url], website) for url, website in rows if url in truth]
-    return {"prospects": len(known), "found": sum(1 for _, website in known if website is not None),
-            "correct": sum(1 for true, website in known if website == true)}
+    return {
+        "prospects": len(known),
+        "found": sum(1 for _, website in known if website is not None),
+        "correct": sum(1 for true, website in known if website == true),
+    }
 
 
 def email_accuracy(store: CrmStore, batch_id: str, truth: dict[str, str]) -> dict[str, int]:
     """The batch's prospects by email outcome, and how many verified addresses are the person's real one."""
-    rows = store.query("SELECT linkedin_url, email, email_status, stage FROM prospects WHERE batch_id = ?",
-                       [batch_id]).rows()
+    rows = store.query(
+        "SELECT linkedin_url, email, email_status, stage FROM prospects WHERE batch_id = ?", [batch_id]
+    ).rows()
     verified = [(url, email) for url, email, status, _ in rows if status == "ok"]
     return {
         "ok": len(verified),
@@ -132,20 +148,27 @@ def email_accuracy(store: CrmStore, batch_id: str, truth: dict[str, str]) -> dic
 def provider_calls(store: CrmStore) -> list[dict[str, Any]]:
     return store.query(
         "SELECT provider, outcome, count(*) AS calls, sum(cost_units) AS cost_units FROM provider_calls"
-        " GROUP BY provider, outcome ORDER BY provider, outcome").to_dicts()
+        " GROUP BY provider, outcome ORDER BY provider, outcome"
+    ).to_dicts()
 
 
 def message_summary(store: CrmStore, batch_id: str) -> dict[str, Any]:
     """The batch's messages by status and writer, and how many LLM drafts the gate refused."""
-    rows = store.query("SELECT status, coalesce(template, provider) AS writer, attempts FROM messages"
-                       " WHERE batch_id = ?", [batch_id]).rows()
-    by_status = {status: sum(1 for s, *_ in rows if s == status)
-                 for status in ("queued", "awaiting_approval", "rejected")}
+    rows = store.query(
+        "SELECT status, coalesce(template, provider) AS writer, attempts FROM messages WHERE batch_id = ?", [batch_id]
+    ).rows()
+    by_status = {
+        status: sum(1 for s, *_ in rows if s == status) for status in ("queued", "awaiting_approval", "rejected")
+    }
     writers: dict[str, int] = {}
     for _, writer, _ in rows:
         writers[writer] = writers.get(writer, 0) + 1
-    refused = sum(1 for *_, attempts in rows for attempt in _json_list(attempts)
-                  if attempt["writer"] != "template" and attempt["outcome"] == "gate_failed")
+    refused = sum(
+        1
+        for *_, attempts in rows
+        for attempt in _json_list(attempts)
+        if attempt["writer"] != "template" and attempt["outcome"] == "gate_failed"
+    )
     return {**by_status, "written_by": writers, "llm_drafts_refused": refused}
 
 

@@ -14,8 +14,14 @@ from jengu_pipeline.store import open_store
 
 
 def jengu(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "jengu_pipeline.cli", *args], env=env, capture_output=True,
-                          text=True, timeout=180, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "jengu_pipeline.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -89,3 +95,31 @@ def test_demo_runs_the_main_job_and_is_right_against_the_sandbox_truth(cli_env: 
     assert summary["skipped"] > 0
     assert summary["held"] == 0
     assert details["messages"]["llm_drafts_refused"] > 0  # hostile sandbox sites: the gate stopped those drafts
+
+
+def test_errors_are_one_line_and_debug_shows_the_traceback(cli_env: dict[str, str], tmp_path: Path) -> None:
+    folder = tmp_path / "campaigns"
+    folder.mkdir()
+    (folder / "bad.yaml").write_text("name: [\n")
+    plain = jengu("campaign", "load", "--dir", str(folder), env=cli_env)
+    assert plain.returncode == 1
+    assert plain.stderr.strip().splitlines() == [plain.stderr.strip()]
+    assert plain.stderr.startswith("Error: ")
+    assert "bad.yaml" in plain.stderr
+    debug = jengu("--debug", "campaign", "load", "--dir", str(folder), env=cli_env)
+    assert debug.returncode == 1
+    assert "Traceback" in debug.stderr
+    assert "CampaignFileError" in debug.stderr
+    assert debug.stderr.strip().splitlines()[-1] == plain.stderr.strip()
+
+
+def test_an_unexpected_error_is_one_line_naming_its_type_unless_debug(cli_env: dict[str, str]) -> None:
+    env = {**cli_env, "JENGU_DATABASE_URL": "postgresql://nobody:pw@127.0.0.1:1/none"}
+    plain = jengu("campaign", "list", env=env)
+    assert plain.returncode == 1
+    assert plain.stderr.strip().splitlines() == [plain.stderr.strip()]
+    assert plain.stderr.startswith("Error: OperationalError: ")
+    debug = jengu("--debug", "campaign", "list", env=env)
+    assert debug.returncode == 1
+    assert "Traceback" in debug.stderr
+    assert "psycopg.OperationalError" in debug.stderr

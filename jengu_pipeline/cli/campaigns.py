@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from jengu_pipeline.cli_common import CLI_ACTOR, emit_json, with_store
+from jengu_pipeline.cli.common import CLI_ACTOR, emit_json, with_store
 from jengu_pipeline.store.campaigns import (
     MembershipChange,
     assign_by_rules,
@@ -19,15 +19,17 @@ from jengu_pipeline.store.campaigns import (
 
 def _report(campaign_id: str, change: MembershipChange, as_json: bool) -> None:
     if as_json:
-        emit_json({"campaign": campaign_id, "added": change.added, "removed": change.removed,
-                    "unchanged": change.unchanged})
+        emit_json(
+            {"campaign": campaign_id, "added": change.added, "removed": change.removed, "unchanged": change.unchanged}
+        )
         return
     for prospect_id, variant in change.added.items():
         click.echo(f"added {prospect_id}" + (f" (variant {variant})" if variant else ""))
     for prospect_id in change.removed:
         click.echo(f"removed {prospect_id}")
-    click.echo(f"{campaign_id}: {len(change.added)} added, {len(change.removed)} removed,"
-               f" {len(change.unchanged)} unchanged")
+    click.echo(
+        f"{campaign_id}: {len(change.added)} added, {len(change.removed)} removed, {len(change.unchanged)} unchanged"
+    )
 
 
 @click.group(name="campaign")
@@ -36,8 +38,14 @@ def campaign() -> None:
 
 
 @campaign.command()
-@click.option("--dir", "folder", type=click.Path(path_type=Path), default=Path("campaigns"), show_default=True,
-              help="Folder of campaign files, one <name>.yaml per campaign.")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(path_type=Path),
+    default=Path("campaigns"),
+    show_default=True,
+    help="Folder of campaign files, one <name>.yaml per campaign.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def load(folder: Path, as_json: bool) -> None:
     """Validate every campaign file and store the definitions (all or none; unchanged files are skipped)."""
@@ -84,5 +92,7 @@ def list_command(as_json: bool) -> None:
     if not rows:
         click.echo("no campaigns loaded (jengu campaign load)")
     for row in rows:
-        click.echo(f"{row['campaign_id']}  {row['status']}  {row['starts_on']}..{row['ends_on']}"
-                   f"  {row['members']} members, {row['removed']} removed  ({row['source_file']})")
+        click.echo(
+            f"{row['campaign_id']}  {row['status']}  {row['starts_on']}..{row['ends_on']}"
+            f"  {row['members']} members, {row['removed']} removed  ({row['source_file']})"
+        )

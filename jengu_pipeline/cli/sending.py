@@ -8,7 +8,7 @@ from typing import Any
 import click
 import dagster as dg
 
-from jengu_pipeline.cli_common import CLI_ACTOR, emit_json, with_store
+from jengu_pipeline.cli.common import CLI_ACTOR, emit_json, with_store
 from jengu_pipeline.imports import QUIET_CONSOLE
 from jengu_pipeline.instance import dagster_instance
 from jengu_pipeline.resources.sending import SendingConfigError, SendingResource, preflight
@@ -22,7 +22,8 @@ def run_sending_tick(instance: dg.DagsterInstance, *, at: datetime | None = None
 
     run_config: dict[str, Any] = {**QUIET_CONSOLE, "ops": {"sends": {"config": {"at": at.isoformat() if at else ""}}}}
     result = defs.resolve_job_def("sending_job").execute_in_process(
-        run_config=run_config, instance=instance, raise_on_error=False, tags={"jengu/lane": "send"})
+        run_config=run_config, instance=instance, raise_on_error=False, tags={"jengu/lane": "send"}
+    )
     if not result.success:
         failure = next((event for event in result.all_events if event.is_failure), None)
         raise click.ClickException(f"sending tick failed: {failure.message if failure else 'see the run log'}")
@@ -32,8 +33,13 @@ def run_sending_tick(instance: dg.DagsterInstance, *, at: datetime | None = None
 
 @click.command()
 @click.option("--once", is_flag=True, required=True, help="Run exactly one tick now (the schedule runs the rest).")
-@click.option("--at", "at", type=click.DateTime(formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]), default=None,
-              help="SANDBOX only: run the tick as if it were this UTC time.")
+@click.option(
+    "--at",
+    "at",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    help="SANDBOX only: run the tick as if it were this UTC time.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Last line: the tick's outcome as one JSON object.")
 def send(once: bool, at: datetime | None, as_json: bool) -> None:
     """Send what the caps, business hours and the emergency stop allow right now."""
@@ -42,8 +48,10 @@ def send(once: bool, at: datetime | None, as_json: bool) -> None:
     if as_json:
         emit_json(report)
         return
-    click.echo(f"sent {report['sent']} of {report['planned']} planned; outcomes {report['outcomes']}; "
-               f"left for later {report['skipped']}")
+    click.echo(
+        f"sent {report['sent']} of {report['planned']} planned; outcomes {report['outcomes']}; "
+        f"left for later {report['skipped']}"
+    )
     if report["emergency_stop"]:
         click.echo("sending is STOPPED: `jengu sending resume` to go on")
     for inbox in report["paused_inboxes"]:
@@ -82,8 +90,10 @@ def status(as_json: bool) -> None:
     click.echo(f"sending {'STOPPED' if state['stopped'] else 'on'}")
     for inbox in state["inboxes"]:
         reason = f" ({inbox['paused_reason']})" if inbox["paused_reason"] else ""
-        click.echo(f"  {inbox['inbox']:<32} {inbox['status']}{reason}, cap {inbox['daily_cap']}/day, "
-                   f"preflight {inbox['preflight_status'] or 'not run'}")
+        click.echo(
+            f"  {inbox['inbox']:<32} {inbox['status']}{reason}, cap {inbox['daily_cap']}/day, "
+            f"preflight {inbox['preflight_status'] or 'not run'}"
+        )
     click.echo(f"  ledger: {state['ledger'] or 'empty'}")
 
 
@@ -136,8 +146,12 @@ def check(as_json: bool) -> None:
         raise click.ClickException(str(error)) from error
     checks = with_store(lambda store: preflight(store, config))
     if as_json:
-        emit_json({address: {"status": c.status, "problems": c.problems, "warnings": c.warnings,
-                             "unknown": c.unknown} for address, c in checks.items()})
+        emit_json(
+            {
+                address: {"status": c.status, "problems": c.problems, "warnings": c.warnings, "unknown": c.unknown}
+                for address, c in checks.items()
+            }
+        )
         return
     for address, result in checks.items():
         click.echo(f"{address}: {result.status}")

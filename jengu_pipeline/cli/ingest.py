@@ -1,0 +1,103 @@
+"""``jengu import``, ``jengu export`` and ``jengu sql``: prospects in, rows out, read-only questions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+import click
+import polars as pl
+
+from jengu_pipeline.cli.common import emit_json
+from jengu_pipeline.instance import dagster_instance
+from jengu_pipeline.settings import get_settings
+from jengu_pipeline.store import open_store
+
+EXPORTABLE_TABLES = ("prospects", "rejected_rows", "activities")
+
+
+@click.command()
+@click.argument("query")
+@click.option(
+    "--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+)
+def sql(query: str, output_format: str) -> None:
+    """Run a read-only SQL QUERY against the CRM store (DuckDB or PostgreSQL)."""
+    try:
+        frame = open_store(get_settings().store_url).query(query)
+    except Exception as error:
+        raise click.ClickException(f"query failed: {error}") from error
+    if output_format == "csv":
+        click.echo(frame.write_csv(), nl=False)
+    elif output_format == "json":
+        click.echo(json.dumps(frame.to_dicts(), default=str, ensure_ascii=False))
+    elif frame.shape == (1, 1):
+        click.echo(frame.item())
+    else:
+        with pl.Config(tbl_rows=200, tbl_cols=30, fmt_str_lengths=60, tbl_hide_dataframe_shape=True):
+            click.echo(frame)
+
+
+@click.command(name="import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Last line: one JSON object with the batch's counts.")
+def import_command(file: Path, as_json: bool) -> None:
+    """Import a prospect FILE (Sales Navigator export or CSV) as a batch and materialise it now."""
+    from jengu_pipeline.imports import ImportFailedError, ProgressCallback, import_file
+
+    settings = get_settings()
+    instance = dagster_instance(settings)
+    with ExitStack() as stack:
+        progress: ProgressCallback | None = None
+        if not as_json and sys.stderr.isatty():
+            bar = stack.enter_context(click.progressbar(length=1, label=f"importing {file.name}", file=sys.stderr))
+
+            def progress(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done - bar.pos)
+
+        try:
+            summary = import_file(file, settings, instance, progress).summary
+        except ImportFailedError as error:
+            raise click.ClickException(str(error)) from error
+    if as_json:
+        emit_json(
+            {
+                "batch_id": summary.batch_id,
+                "rows": summary.rows,
+                "accepted": summary.accepted,
+                "rejected": summary.rejected,
+                "duplicates": summary.duplicates,
+                "new_prospects": summary.new_prospects,
+            }
+        )
+    else:
+        click.echo(
+            f"batch {summary.batch_id}: {summary.rows} rows, {summary.accepted} accepted "
+            f"({summary.new_prospects} new, {summary.duplicates} duplicates), {summary.rejected} rejected"
+        )
+
+
+@click.command()
+@click.argument("table", type=click.Choice(EXPORTABLE_TABLES))
+@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@click.option("--where", "where", default=None, help="SQL condition, e.g. \"tier = 'hot' AND NOT archived\".")
+def export(table: str, out: Path, where: str | None) -> None:
+    """Export TABLE to a CSV that is safe to open in a spreadsheet (formula-like cells neutralised).
+
+    The query runs in a read-only transaction, so ``--where`` can filter but never change anything.
+    """
+    from jengu_pipeline.domain.spreadsheet import neutralise_frame
+
+    query = f"SELECT * FROM {table}" + (f" WHERE {where}" if where else "")
+    try:
+        frame = open_store(get_settings().store_url).query(query)
+    except Exception as error:
+        raise click.ClickException(f"export failed: {error}") from error
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial")
+    neutralise_frame(frame).write_csv(partial)
+    partial.replace(out)
+    click.echo(f"{frame.height} {table} rows written to {out}")
