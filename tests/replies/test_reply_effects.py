@@ -18,13 +18,30 @@ from jengu_pipeline.domain.reply_effects import (
 )
 
 RECEIVED = datetime(2026, 12, 8, 10, 30, tzinfo=UTC)
-STAGES = ("new", "enriched", "contacted", "replied", "interested", "not_interested", "bounced", "unsubscribed",
-          "meeting_booked", None)
+STAGES = (
+    "new",
+    "enriched",
+    "contacted",
+    "replied",
+    "interested",
+    "not_interested",
+    "bounced",
+    "unsubscribed",
+    "meeting_booked",
+    None,
+)
 
 
-def effects(category: str, **overrides: object):  # noqa: ANN201 - the Effects dataclass
-    arguments = {"current_stage": "contacted", "recipient": "ana@hotel.test", "hard_failed": (),
-                 "soft_in_a_row": {}, "received_at": RECEIVED, "return_date": None, **overrides}
+def effects(category: str, **overrides: object):
+    arguments = {
+        "current_stage": "contacted",
+        "recipient": "ana@hotel.test",
+        "hard_failed": (),
+        "soft_in_a_row": {},
+        "received_at": RECEIVED,
+        "return_date": None,
+        **overrides,
+    }
     return effects_of(category, **arguments)  # type: ignore[arg-type]
 
 
@@ -33,7 +50,9 @@ def test_hard_bounce_suppresses_every_failed_recipient_and_counts_against_the_se
     assert result.suppress == ("ana@hotel.test", "bo@hotel.test")
     assert result.suppress_reason == "hard_bounce"
     assert result.invalid_emails == result.suppress
-    assert result.bounce_send and result.stop_sequences and result.stage == "bounced"
+    assert result.bounce_send
+    assert result.stop_sequences
+    assert result.stage == "bounced"
 
 
 def test_hard_bounce_without_listed_recipients_is_about_the_send_recipient() -> None:
@@ -43,19 +62,25 @@ def test_hard_bounce_without_listed_recipients_is_about_the_send_recipient() -> 
 def test_hard_bounce_of_someone_else_leaves_the_prospect_alone() -> None:
     result = effects("bounce_hard", hard_failed=("colleague@hotel.test",))
     assert result.suppress == ("colleague@hotel.test",)
-    assert not result.bounce_send and not result.stop_sequences and result.stage is None
+    assert not result.bounce_send
+    assert not result.stop_sequences
+    assert result.stage is None
 
 
 def test_soft_bounces_count_and_only_the_third_in_a_row_acts_as_hard() -> None:
     assert effects("bounce_soft", soft_in_a_row={"ana@hotel.test": SOFT_BOUNCES_AS_HARD - 1}).suppress == ()
     third = effects("bounce_soft", soft_in_a_row={"ana@hotel.test": SOFT_BOUNCES_AS_HARD})
-    assert third.suppress == ("ana@hotel.test",) and third.stage == "bounced" and third.bounce_send
+    assert third.suppress == ("ana@hotel.test",)
+    assert third.stage == "bounced"
+    assert third.bounce_send
 
 
 def test_auto_reply_pauses_until_the_day_after_the_return_date() -> None:
     result = effects("auto_reply", return_date=date(2026, 12, 20))
     assert result.pause_until == datetime(2026, 12, 21, tzinfo=UTC)
-    assert not result.suppress and not result.stop_sequences and result.stage is None
+    assert not result.suppress
+    assert not result.stop_sequences
+    assert result.stage is None
 
 
 def test_auto_reply_without_a_date_pauses_fourteen_days() -> None:
@@ -68,8 +93,10 @@ def test_a_return_date_in_the_past_still_pauses_until_tomorrow() -> None:
 
 def test_unsubscribe_suppresses_and_stops() -> None:
     result = effects("unsubscribe")
-    assert result.suppress == ("ana@hotel.test",) and result.suppress_reason == "unsubscribe"
-    assert result.stop_sequences and result.stage == "unsubscribed"
+    assert result.suppress == ("ana@hotel.test",)
+    assert result.suppress_reason == "unsubscribe"
+    assert result.stop_sequences
+    assert result.stage == "unsubscribed"
 
 
 def test_human_replies_stop_and_move_the_stage() -> None:
@@ -88,14 +115,19 @@ def test_final_stages_never_move() -> None:
         assert all(next_stage(stage, category) is None for category in CATEGORIES)
 
 
-@given(category=st.sampled_from(CATEGORIES), stage=st.sampled_from(STAGES),
-       return_date=st.one_of(st.none(), st.dates(date(2020, 1, 1), date(2030, 12, 31))),
-       hard=st.lists(st.sampled_from(["a@x.test", "b@x.test", "ana@hotel.test"]), max_size=3, unique=True),
-       soft=st.dictionaries(st.sampled_from(["a@x.test", "ana@hotel.test"]), st.integers(1, 6)))
-def test_effects_are_consistent(category: str, stage: str | None, return_date: date | None, hard: list[str],
-                                soft: dict[str, int]) -> None:
-    result = effects(category, current_stage=stage, return_date=return_date, hard_failed=tuple(hard),
-                     soft_in_a_row=soft)
+@given(
+    category=st.sampled_from(CATEGORIES),
+    stage=st.sampled_from(STAGES),
+    return_date=st.one_of(st.none(), st.dates(date(2020, 1, 1), date(2030, 12, 31))),
+    hard=st.lists(st.sampled_from(["a@x.test", "b@x.test", "ana@hotel.test"]), max_size=3, unique=True),
+    soft=st.dictionaries(st.sampled_from(["a@x.test", "ana@hotel.test"]), st.integers(1, 6)),
+)
+def test_effects_are_consistent(
+    category: str, stage: str | None, return_date: date | None, hard: list[str], soft: dict[str, int]
+) -> None:
+    result = effects(
+        category, current_stage=stage, return_date=return_date, hard_failed=tuple(hard), soft_in_a_row=soft
+    )
     # only bounces and unsubscribes suppress, and every suppressed address has a reason
     assert not result.suppress or (category in ("bounce_hard", "bounce_soft", "unsubscribe") and result.suppress_reason)
     # only auto-replies pause, and a pause always lies after the reply
