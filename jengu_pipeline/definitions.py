@@ -13,6 +13,13 @@ from jengu_pipeline.assets.ingest import (
     prospects_unique_active_identity,
     raw_prospects,
 )
+from jengu_pipeline.assets.integrity import (
+    integrity_asset_checks,
+    integrity_check_selection,
+    integrity_findings,
+    integrity_job,
+    integrity_schedule,
+)
 from jengu_pipeline.assets.send import sends, sends_never_after_suppression, sends_within_daily_caps
 from jengu_pipeline.jobs.campaigns import campaign_membership_job
 from jengu_pipeline.jobs.messages import message_approval_job
@@ -23,14 +30,14 @@ from jengu_pipeline.sensors.sending import sending_job, sending_schedule
 
 ingest_job = dg.define_asset_job(
     name="ingest_job",
-    selection=dg.AssetSelection.groups("ingest"),
+    selection=dg.AssetSelection.groups("ingest") - integrity_check_selection,
     description="Import one prospect batch: read the file, normalise, deduplicate, keep rejects.",
     tags={"jengu/lane": "ingest"},
 )
 
 prospect_batch_job = dg.define_asset_job(
     name="prospect_batch_job",
-    selection=dg.AssetSelection.groups("ingest", "enrich", "compose"),
+    selection=dg.AssetSelection.groups("ingest", "enrich", "compose") - integrity_check_selection,
     description=(
         "The main job for one batch: import it, find each hotel's website and each person's address, then write "
         "the first message of every active campaign."
@@ -40,13 +47,13 @@ prospect_batch_job = dg.define_asset_job(
 
 
 defs = dg.Definitions(
-    assets=[raw_prospects, prospects_and_rejects, websites, email_verifications, messages, sends],
+    assets=[raw_prospects, prospects_and_rejects, websites, email_verifications, messages, sends, integrity_findings],
     asset_checks=[prospects_rows_conserved, prospects_unique_active_identity, websites_domains_resolvable,
                   email_verifications_chosen_addresses_verified, messages_cleared_pass_gate,
-                  sends_never_after_suppression, sends_within_daily_caps],
+                  sends_never_after_suppression, sends_within_daily_caps, *integrity_asset_checks],
     jobs=[ingest_job, prospect_batch_job, campaign_membership_job, message_approval_job, sending_job,
-          sending_control_job],
-    schedules=[sending_schedule],
+          sending_control_job, integrity_job],
+    schedules=[sending_schedule, integrity_schedule],
     sensors=[prospect_drop_sensor],
     resources=resources(),
     executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),

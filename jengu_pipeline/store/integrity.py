@@ -83,12 +83,15 @@ store's placeholders are ``?`` (chr(63) is one, on both backends)."""
 
 
 def _duplicates(column: str, key: str) -> Callable[[Tx, Cutoffs], tuple[str, list[Any]]]:
+    """Active prospects whose normalised key is shared: a grouped key list joined back (hash joins, never a
+    comparison of every pair)."""
+
     def find(_tx: Tx, _cut: Cutoffs) -> tuple[str, list[Any]]:
         own, other = key.format(col=f"p.{column}"), key.format(col=f"q.{column}")
         return (
-            f"SELECT p.prospect_id AS item FROM prospects p WHERE NOT p.archived AND p.{column} IS NOT NULL"
-            f" AND EXISTS (SELECT 1 FROM prospects q WHERE NOT q.archived AND q.{column} IS NOT NULL"
-            f" AND q.prospect_id <> p.prospect_id AND {other} = {own})"
+            f"SELECT p.prospect_id AS item FROM prospects p JOIN (SELECT {other} AS k FROM prospects q"
+            f" WHERE NOT q.archived AND q.{column} IS NOT NULL GROUP BY {other} HAVING count(*) > 1) d"
+            f" ON d.k = {own} WHERE NOT p.archived AND p.{column} IS NOT NULL"
         ), []
 
     return find
