@@ -7,9 +7,11 @@ import click
 from jengu_pipeline.cli.campaigns import campaign
 from jengu_pipeline.cli.common import CliState, JenguGroup
 from jengu_pipeline.cli.ingest import export, import_command, sql
+from jengu_pipeline.cli.integrity import integrity
 from jengu_pipeline.cli.messages import messages
 from jengu_pipeline.cli.ops import demo, dev, health
 from jengu_pipeline.cli.sending import send, sending
+from jengu_pipeline.cli.unsubscribe import unsubscribe
 from jengu_pipeline.sandbox.cli import sandbox_command
 
 
@@ -29,6 +31,8 @@ COMMANDS: tuple[click.Command, ...] = (
     messages,
     send,
     sending,
+    unsubscribe,
+    integrity,
     health,
     demo,
     dev,

@@ -19,6 +19,8 @@ Environment written by ``Sandbox.env`` (and ``jengu sandbox`` into ``<home>/sand
 - ``JENGU_SMTP_HOST`` + ``JENGU_SMTP_PORT`` + ``JENGU_SMTP_USERNAME`` + ``JENGU_SMTP_PASSWORD``
 - ``JENGU_MAILDIR`` (the Maildir the simulated replies land in)
 - ``JENGU_MX_TABLE`` (the world's MX records as JSON: reserved names are not in DNS)
+- ``JENGU_UNSUBSCRIBE_SECRET`` (signs the one-click unsubscribe links; generated once per home and kept in
+  ``<home>/sandbox/unsubscribe.secret``, so links from an earlier demo run still verify)
 
 Every ``*_BASE_URL`` except the LLM's is the bare origin (``http://127.0.0.1:<port>``): the
 client appends the provider's documented path, exactly as it does for the real host.
@@ -28,6 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
+import secrets
 import shlex
 import socket
 import threading
@@ -74,6 +78,7 @@ SANDBOX_ENV_VARS = (
     "JENGU_SMTP_PASSWORD",
     "JENGU_MAILDIR",
     "JENGU_MX_TABLE",
+    "JENGU_UNSUBSCRIBE_SECRET",
 )
 
 
@@ -90,6 +95,18 @@ def _listen(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     return sock
+
+
+def _unsubscribe_secret(path: Path) -> str:
+    """This home's generated unsubscribe signing secret: made once (owner-only file), then reused."""
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(value + "\n")
+    return value
 
 
 class _ServerThread(threading.Thread):
@@ -158,6 +175,7 @@ class Sandbox:
         self.maildir = self.sandbox_dir / "maildir"
         self.ground_truth_path = self.sandbox_dir / "ground_truth.json"
         self.mx_table_path = self.sandbox_dir / "mx.json"
+        self.unsubscribe_secret = _unsubscribe_secret(self.sandbox_dir / "unsubscribe.secret")
         self._thread = thread
 
     @property
@@ -199,6 +217,7 @@ class Sandbox:
             "JENGU_SMTP_PASSWORD": SMTP_PASSWORD,
             "JENGU_MAILDIR": str(self.maildir),
             "JENGU_MX_TABLE": str(self.mx_table_path),
+            "JENGU_UNSUBSCRIBE_SECRET": self.unsubscribe_secret,
         }
         return {name: values[name] for name in SANDBOX_ENV_VARS}
 
