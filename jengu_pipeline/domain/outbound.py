@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import Address
@@ -24,6 +24,9 @@ from email.policy import SMTP
 
 import dkim
 from email_validator import EmailNotValidError, validate_email
+
+from jengu_pipeline.domain.campaigns import SendingIdentity
+from jengu_pipeline.domain.compose import resignable
 
 # refold_source="none": List-Unsubscribe is stored pre-folded (one URI a line) because the policy would turn
 # a URI longer than a line into RFC 2047 encoded words, which no mail client reads as a URI.
@@ -80,6 +83,52 @@ class OutboundEmail:
     unsubscribe_url: str
     date: datetime
     headers: Mapping[str, str] = field(default_factory=dict)
+    reply_to_name: str | None = None
+
+
+@dataclass(frozen=True)
+class InboxChoice:
+    """Which inboxes may send a message so that its signature names the inbox's owner.
+
+    ``allowed`` False: no configured inbox can (the body is signed by someone without an inbox here);
+    ``inbox``: the one inbox it must go from (its thread's, or its signer's); None: any.
+    """
+
+    allowed: bool
+    inbox: str | None = None
+
+
+def choose_inbox(
+    body: str, sender: SendingIdentity | None, inboxes: Sequence[tuple[str, str]], thread_inbox: str | None
+) -> InboxChoice:
+    """Where a message may go from: ``inboxes`` are (address, display name); a follow-up stays in its thread.
+
+    A body compose signed can be re-signed by any inbox's owner (``compose.signed_as``), so it may go from any
+    inbox, or its thread's. Any other body only from an inbox whose owner is the campaign's sender (the inbox
+    of ``sender_email`` first), so the From name always matches the name the text is signed with.
+    """
+    if sender is None or resignable(body, sender):
+        return InboxChoice(True, thread_inbox)
+    signers = sorted(
+        (address for address, name in inboxes if name == sender.sender_name),
+        key=lambda address: address != sender.sender_email,
+    )
+    if thread_inbox is not None:
+        return InboxChoice(thread_inbox in signers, thread_inbox)
+    return InboxChoice(bool(signers), signers[0] if signers else None)
+
+
+def reply_to_for(reply_to: str | None, from_address: str, sending_addresses: Collection[str]) -> str | None:
+    """The Reply-To of a message from ``from_address``: replies must reach the person who signed it.
+
+    A campaign's ``reply_to`` that is a shared reply mailbox stays (named after the signer, see
+    ``OutboundEmail.reply_to_name``); one that is another sending inbox would hand the reply to a different
+    person than the one who wrote, so the message has none and replies go to its From.
+    """
+    if reply_to is None:
+        return None
+    others = {address.lower() for address in sending_addresses} | {from_address.lower()}
+    return None if reply_to.lower() in others else reply_to
 
 
 def check_header_value(field_name: str, value: str) -> None:
@@ -115,7 +164,8 @@ def build_message(email: OutboundEmail) -> EmailMessage:
     message["From"] = Address(email.from_name, addr_spec=sender.addr_spec)
     message["To"] = Address(email.to_name or "", addr_spec=recipient.addr_spec)
     if email.reply_to is not None:
-        message["Reply-To"] = _address("reply_to", email.reply_to)
+        reply_to = _address("reply_to", email.reply_to)
+        message["Reply-To"] = Address(email.reply_to_name or "", addr_spec=reply_to.addr_spec)
     message["Subject"] = email.subject
     message["Date"] = email.date
     message["Message-ID"] = _message_id(email.message_id, sender.domain)
@@ -167,7 +217,8 @@ def _header_bound_values(email: OutboundEmail) -> Iterator[tuple[str, str]]:
         ("unsubscribe_mailto", email.unsubscribe_mailto),
         ("unsubscribe_url", email.unsubscribe_url),
     )
-    for name, value in (("to_name", email.to_name), ("reply_to", email.reply_to)):
+    optional = (("to_name", email.to_name), ("reply_to", email.reply_to), ("reply_to_name", email.reply_to_name))
+    for name, value in optional:
         if value is not None:
             yield name, value
     for name, value in email.headers.items():

@@ -24,8 +24,17 @@ import dagster as dg
 import dns.resolver
 from pydantic import Field
 
+from jengu_pipeline.domain.compose import signed_as
 from jengu_pipeline.domain.inboxes import InboxConfig, InboxFile, read_inbox_file
-from jengu_pipeline.domain.outbound import OutboundEmail, OutboundEmailError, build_message, new_message_id, sign_dkim
+from jengu_pipeline.domain.outbound import (
+    OutboundEmail,
+    OutboundEmailError,
+    build_message,
+    choose_inbox,
+    new_message_id,
+    reply_to_for,
+    sign_dkim,
+)
 from jengu_pipeline.domain.sending import (
     InboxState,
     QueueItem,
@@ -35,6 +44,7 @@ from jengu_pipeline.domain.sending import (
     plan_tick,
     sending_day,
 )
+from jengu_pipeline.domain.unsubscribe import UnsubscribeSecretError, signer_from, unsubscribe_link
 from jengu_pipeline.resources.calls import redacting_logger
 from jengu_pipeline.resources.sender_dns import DomainCheck, check_inboxes
 from jengu_pipeline.resources.sent_folder import ImapEndpoint, SentFolderError, find_sent
@@ -112,6 +122,11 @@ class Sender:
     def __post_init__(self) -> None:
         if self.config.sending.unsubscribe_url is None:
             raise SendingConfigError("sending.unsubscribe_url: a https one-click unsubscribe URL is required")
+        try:
+            self._signer = signer_from(os.environ)
+        except UnsubscribeSecretError as error:
+            hint = " (source the sandbox's sandbox.env)" if self.sandbox else ""
+            raise SendingConfigError(f"{error}{hint}; nothing was sent") from error
         self._inboxes = {inbox.address: inbox for inbox in self.config.inboxes}
         self._sessions: dict[str, SmtpSession] = {}
         ledger.sync_inboxes(self.store, self.config.inboxes)
@@ -201,8 +216,13 @@ class Sender:
         if self.sandbox:
             blocked |= {q.email for q in queued if not q.email.lower().endswith(SANDBOX_TLDS)}
         report.skipped.update("suppressed_or_outside_sandbox" for q in queued if q.email in blocked)
-        by_id = {q.message_id: q for q in queued if q.email not in blocked}
-        items = [QueueItem(q.message_id, q.prospect_id, q.step, q.risky, q.timezone, q.country) for q in by_id.values()]
+        owners = [(inbox.address, inbox.display_name) for inbox in self.config.inboxes]
+        choices = {q.message_id: choose_inbox(q.body, q.sender, owners, q.pinned_inbox) for q in queued}
+        report.skipped.update("no_inbox_for_signer" for q in queued
+                              if q.email not in blocked and not choices[q.message_id].allowed)
+        by_id = {q.message_id: q for q in queued if q.email not in blocked and choices[q.message_id].allowed}
+        items = [QueueItem(q.message_id, q.prospect_id, q.step, q.risky, q.timezone, q.country,
+                           inbox=choices[q.message_id].inbox) for q in by_id.values()]
         plan = plan_tick(items, states, now=now, rules=rules, rng=self.rng, global_remaining=global_left)
         report.planned = len(plan.assignments)
         report.skipped.update(skip.reason for skip in plan.skipped)
@@ -253,15 +273,21 @@ class Sender:
         return True
 
     def _raw_message(self, item: ledger.QueuedMessage, inbox: InboxConfig, rfc_id: str, send_id: str) -> bytes:
+        """The message as ``inbox``'s owner sends it: signed with their name, replies to them, a signed token."""
         rules = self.config.sending
         name = " ".join(part for part in (item.first_name, item.last_name) if part) or None
+        body = signed_as(item.body, item.sender, inbox.display_name) if item.sender else item.body
+        if body is None:
+            raise OutboundEmailError("body_text", f"signed by {item.sender.sender_name if item.sender else '?'},"
+                                     f" it cannot go from {inbox.display_name}'s inbox")
         unsubscribe_to = rules.unsubscribe_mailto or inbox.address
         message = build_message(OutboundEmail(
             from_address=inbox.address, from_name=inbox.display_name, to_address=item.email, to_name=name,
-            reply_to=item.reply_to, subject=item.subject, body_text=item.body, body_html=None, message_id=rfc_id,
+            reply_to=reply_to_for(item.reply_to, inbox.address, self._inboxes), reply_to_name=inbox.display_name,
+            subject=item.subject, body_text=body, body_html=None, message_id=rfc_id,
             unsubscribe_mailto=f"mailto:{unsubscribe_to}?subject=unsubscribe%20{send_id}",
-            unsubscribe_url=f"{rules.unsubscribe_url}?s={send_id}", date=self.clock(),
-            headers={"X-Jengu-Send-Id": send_id}))
+            unsubscribe_url=unsubscribe_link(rules.unsubscribe_url or "", self._signer.token(send_id)),
+            date=self.clock(), headers={"X-Jengu-Send-Id": send_id}))
         raw = message.as_bytes()
         key = _secret(inbox.dkim_key_env, f"inbox {inbox.address} DKIM key")
         if key and inbox.dkim_selector:

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
+from jengu_pipeline.domain.campaigns import SendingIdentity
 from jengu_pipeline.domain.inboxes import InboxConfig
 from jengu_pipeline.domain.reply_effects import STOPPING
 from jengu_pipeline.store.engine import StoreError, Tx
@@ -52,7 +55,8 @@ class QueuedMessage:
     risky: bool
     reply_to: str | None
     send_id: str | None
-    pinned_inbox: str | None
+    pinned_inbox: str | None  # the inbox that wrote an earlier step: the thread stays with one person
+    sender: SendingIdentity | None = None  # the campaign's sender, who signed the composed body
 
 
 @dataclass(frozen=True)
@@ -178,7 +182,9 @@ def set_sending_stopped(store: CrmStore, stopped: bool, *, actor: str) -> None:
 
 _QUEUE = """
 SELECT m.message_id, m.prospect_id, m.campaign_id, m.step, m.subject, m.body, p.email, p.first_name, p.last_name,
-       p.timezone, p.country, p.email_status = 'risky', c.definition, s.send_id, s.inbox
+       p.timezone, p.country, p.email_status = 'risky', c.definition, s.send_id,
+       (SELECT t.inbox FROM sends t WHERE t.prospect_id = m.prospect_id AND t.campaign_id = m.campaign_id
+        AND t.step < m.step AND t.status IN ('sent', 'unknown') ORDER BY t.step LIMIT 1)
 FROM messages m
 JOIN prospects p ON p.prospect_id = m.prospect_id
 JOIN campaigns c ON c.campaign_id = m.campaign_id
@@ -202,8 +208,16 @@ def due_messages(store: CrmStore, today: date, now: datetime, limit: int) -> lis
     for row in rows:
         sender = (_json(row[12]) or {}).get("sender") or {}
         fields = dict(zip(_QUEUE_FIELDS, row[:12], strict=True))
-        found.append(QueuedMessage(**fields, reply_to=sender.get("reply_to"), send_id=row[13], pinned_inbox=row[14]))
+        found.append(QueuedMessage(**fields, reply_to=sender.get("reply_to"), send_id=row[13], pinned_inbox=row[14],
+                                   sender=_identity(sender)))
     return found
+
+
+def _identity(sender: dict[str, Any]) -> SendingIdentity | None:
+    try:
+        return SendingIdentity.model_validate(sender)
+    except ValidationError:
+        return None
 
 
 def suppressed(store: CrmStore, emails: Iterable[str]) -> set[str]:

@@ -30,9 +30,12 @@ import yaml
 from dovecot import Dovecot
 from smtp_faults import ACCEPT_THEN_STALL, DROP_IN_DATA, PASSWORD, USERNAME, FaultySmtpServer
 
+from jengu_pipeline.domain.campaigns import read_campaign_folder
+from jengu_pipeline.domain.compose import Draft, footer, with_footer
 from jengu_pipeline.domain.inboxes import InboxFile, parse_inbox_file
-from jengu_pipeline.resources.sending import Sender, SendingConfigError, TickReport, simulated_clock
+from jengu_pipeline.domain.unsubscribe import SECRET_ENV, TokenSigner
 from jengu_pipeline.resources.imap import ImapEndpoint
+from jengu_pipeline.resources.sending import Sender, SendingConfigError, TickReport, simulated_clock
 from jengu_pipeline.resources.sent_folder import append_sent
 from jengu_pipeline.store import CrmStore, open_store
 from jengu_pipeline.store import sending as ledger
@@ -47,8 +50,9 @@ SECOND_INBOX = "leo@jengu.test"
 SMTP_PASSWORD_ENV = "JENGU_TEST_TICK_SMTP_PASSWORD"
 IMAP_PASSWORD_ENV = "JENGU_TEST_TICK_IMAP_PASSWORD"
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday; 11:00 in Berlin
-FOOTER = "Jengu Demo Ltd, 1 Example Street, 0000 Nowhere, Exampleland\nNot interested? Reply \"stop\"."
-BODY = "Hello,\n\nA short note about direct bookings at your hotel.\n\nMia\n\n--\n" + FOOTER + "\n"
+SENDER = read_campaign_folder(CAMPAIGNS)[0].campaign.sender  # the campaign's sender signs what compose wrote
+BODY = with_footer(Draft("", "Hello,\n\nA short note about direct bookings at your hotel.\n\nBest regards,"), SENDER).body
+UNSUBSCRIBE_SECRET = "tick-test-unsubscribe-secret-0123456789"  # a test-only signing key
 
 
 # ---------------------------------------------------------------------------------------------- test data
@@ -159,6 +163,7 @@ def rcpt_commands(server: FaultySmtpServer) -> int:
 @pytest.fixture(autouse=True)
 def smtp_password(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(SMTP_PASSWORD_ENV, PASSWORD)
+    monkeypatch.setenv(SECRET_ENV, UNSUBSCRIBE_SECRET)
 
 
 # ---------------------------------------------------------------------------------------------- the first tick
@@ -272,7 +277,7 @@ def test_a_disconnect_in_the_middle_of_data_is_deferred_then_sent_once(
     store: CrmStore, tick_smtp: FaultySmtpServer
 ) -> None:
     line = "A line of the long case study about direct bookings, repeated.\n"
-    big_body = line * (larger_than_socket_buffers() // len(line) + 1) + FOOTER + "\n"
+    big_body = with_footer(Draft("", line * (larger_than_socket_buffers() // len(line) + 1)), SENDER).body
     (anna,) = queue_messages(store, 1, body=big_body)
     config = inbox_file(store, inbox_entry(tick_smtp.port))
     tick_smtp.script(anna.email, [DROP_IN_DATA], at="data")
@@ -618,15 +623,15 @@ def test_every_sent_message_carries_the_headers_and_the_footer(store: CrmStore, 
         assert message["From"].addresses[0].display_name == "Mia Berg"
         assert message["From"].addresses[0].addr_spec == INBOX
         assert message["To"].addresses[0].addr_spec == to
-        assert message["Reply-To"] == "replies@jengu.example"  # the campaign's sender.reply_to
+        assert message["Reply-To"] == "Mia Berg <replies@jengu.example>"  # the campaign's reply_to, for her
         unsubscribe = [part.strip().strip("<>") for part in str(message["List-Unsubscribe"]).split(",")]
-        assert unsubscribe == [f"https://unsubscribe.jengu.test/u?s={send_id}",
+        assert unsubscribe == [f"https://unsubscribe.jengu.test/u?t={TokenSigner(UNSUBSCRIBE_SECRET).token(send_id)}",
                                f"mailto:{INBOX}?subject=unsubscribe%20{send_id}"]
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         body = message.get_body(("plain",))
         assert body is not None
         text = body.get_content().replace("\r\n", "\n")
-        assert text.rstrip().endswith(FOOTER)
+        assert text.rstrip().endswith(footer(SENDER, "Mia Berg"))
         assert stored.raw.isascii()
     assert {m.rcpt_tos[0] for m in tick_smtp.messages} == {q.email for q in queued}
 
