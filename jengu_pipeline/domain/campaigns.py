@@ -17,28 +17,22 @@ from typing import Annotated, Any, Literal
 
 import pycountry
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from jengu_pipeline.domain.compose import PROMPTS, known_templates
-from jengu_pipeline.domain.normalise import normalise_email
+from jengu_pipeline.domain.senders import SendingIdentity
+from jengu_pipeline.domain.yaml_files import StrictModel, Text
 
 CampaignStatus = Literal["draft", "active", "paused", "completed"]
 StopCondition = Literal["replied", "bounced", "unsubscribed", "meeting_booked", "complained"]
 Tier = Literal["hot", "warm", "cold"]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 DEFAULT_STOP_CONDITIONS: tuple[StopCondition, ...] = ("replied", "bounced", "unsubscribed", "meeting_booked")
 CAMPAIGN_FILE_SUFFIXES = (".yaml", ".yml")
 
 
-class _Strict(BaseModel):
-    """Unknown keys are errors: a misspelt field must not silently fall back to its default."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class AudienceRules(_Strict):
+class AudienceRules(StrictModel):
     """Who a campaign is for: every kind given must match (AND), any value within a kind may (OR)."""
 
     tiers: list[Tier] = Field(default_factory=list)
@@ -69,29 +63,7 @@ class AudienceRules(_Strict):
         )
 
 
-def _email(value: str) -> str:
-    address, error = normalise_email(value)
-    if address is None:
-        raise ValueError(error or "an email address is required")
-    return address
-
-
-class SendingIdentity(_Strict):
-    """Who the messages come from; the postal address and unsubscribe text are legally required in the footer."""
-
-    sender_name: Text
-    sender_email: str
-    reply_to: str | None = None
-    postal_address: Text
-    unsubscribe_text: Text
-
-    @field_validator("sender_email", "reply_to")
-    @classmethod
-    def _valid_address(cls, value: str | None) -> str | None:
-        return None if value is None else _email(value)
-
-
-class Step(_Strict):
+class Step(StrictModel):
     """One message of the sequence, sent ``delay_days`` after the previous one unless a stop condition occurred."""
 
     delay_days: int = Field(ge=0)
@@ -120,7 +92,7 @@ class Step(_Strict):
         return template
 
 
-class Variant(_Strict):
+class Variant(StrictModel):
     """An A/B arm; prospects are split across arms in proportion to the weights."""
 
     name: Slug
@@ -128,7 +100,7 @@ class Variant(_Strict):
     description: str | None = None
 
 
-class Campaign(_Strict):
+class Campaign(StrictModel):
     """A campaign as written in ``campaigns/<name>.yaml``."""
 
     name: Slug
@@ -143,7 +115,8 @@ class Campaign(_Strict):
     variants: list[Variant] = Field(default_factory=list)
     requires_approval: bool = Field(default=False, description="messages wait for `jengu messages approve`")
     allowed_link_domains: list[str] = Field(
-        default_factory=list, description="domains a message may link to, besides the sender's own")
+        default_factory=list, description="domains a message may link to, besides the sender's own"
+    )
 
     @field_validator("allowed_link_domains")
     @classmethod
@@ -210,7 +183,8 @@ _Yaml12Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def _field_path(location: tuple[int | str, ...]) -> str:
@@ -232,8 +206,9 @@ def parse_campaign(text: str, source: str) -> Campaign:
     try:
         campaign = Campaign.model_validate(data)
     except ValidationError as error:
-        problems = [f"{source}: {_field_path(e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
-                    for e in error.errors()]
+        problems = [
+            f"{source}: {_field_path(e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in error.errors()
+        ]
         raise CampaignFileError(problems) from error
     stem = Path(source).stem
     if campaign.name != stem:
@@ -279,4 +254,3 @@ def assign_variant(campaign_id: str, prospect_id: str, weights: Sequence[tuple[s
         if point < cumulative:
             return name
     return weights[-1][0]
-

@@ -18,10 +18,9 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
-from jengu_pipeline.domain.normalise import normalise_email
-from jengu_pipeline.domain.yaml_files import ConfigFileError, validate_yaml
+from jengu_pipeline.domain.yaml_files import ConfigFileError, StrictModel, Text, email_address, validate_yaml
 
 INBOX_FILE_NAME = "inboxes.yaml"
 
@@ -34,7 +33,6 @@ WORKING_DAYS: tuple[Weekday, ...] = WEEKDAYS[:5]
 EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
 HostName = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z0-9._:-]+$")]
 Port = Annotated[int, Field(ge=1, le=65535)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 DkimSelector = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$")]
 
 ABSOLUTE_DAILY_CEILING = 50
@@ -44,12 +42,6 @@ PROVIDER_CEILINGS: dict[HostProvider, int] = {"google": 30, "microsoft": 15, "ot
 
 class InboxFileError(ConfigFileError):
     """The inbox file is missing or invalid; each line names the file and the line or field path."""
-
-
-class _Strict(BaseModel):
-    """Unknown keys are errors: a misspelt field must not silently fall back to its default."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def is_loopback_host(host: str) -> bool:
@@ -62,14 +54,7 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def _email(value: str) -> str:
-    address, error = normalise_email(value)
-    if address is None:
-        raise ValueError(error or "an email address is required")
-    return address
-
-
-class _Server(_Strict):
+class _Server(StrictModel):
     """A mail server login; the password is read from the environment variable ``password_env`` names."""
 
     host: HostName
@@ -103,7 +88,7 @@ class ImapConfig(_Server):
     reply_folders: list[Text] = Field(default_factory=lambda: ["INBOX"], min_length=1, max_length=20)
 
 
-class ReplyMailbox(_Strict):
+class ReplyMailbox(StrictModel):
     """A mailbox that receives replies without sending: a campaign's ``reply_to`` that is not a sending inbox."""
 
     address: str
@@ -112,10 +97,10 @@ class ReplyMailbox(_Strict):
     @field_validator("address")
     @classmethod
     def _valid_address(cls, value: str) -> str:
-        return _email(value)
+        return email_address(value)
 
 
-class InboxConfig(_Strict):
+class InboxConfig(StrictModel):
     """One sending mailbox."""
 
     address: str
@@ -132,7 +117,7 @@ class InboxConfig(_Strict):
     @field_validator("address")
     @classmethod
     def _valid_address(cls, value: str) -> str:
-        return _email(value)
+        return email_address(value)
 
     @field_validator("daily_cap")
     @classmethod
@@ -159,7 +144,7 @@ class InboxConfig(_Strict):
         return self.daily_cap or PROVIDER_CEILINGS[self.host_provider]
 
 
-class BusinessHours(_Strict):
+class BusinessHours(StrictModel):
     """The prospect's local hours in which mail may arrive: ``start`` <= hour < ``end``."""
 
     start: int = Field(default=9, ge=0, le=23)
@@ -244,7 +229,7 @@ def is_zone_name(name: str) -> bool:
     return name in _zone_names()
 
 
-class SendingRules(_Strict):
+class SendingRules(StrictModel):
     """How fast, when and to whom the inboxes send (defaults: DESIGN.md's deliverability rules)."""
 
     business_hours: BusinessHours = Field(default_factory=BusinessHours)
@@ -308,7 +293,7 @@ class SendingRules(_Strict):
     @field_validator("unsubscribe_mailto")
     @classmethod
     def _mailto(cls, value: str | None) -> str | None:
-        return None if value is None else _email(value)
+        return None if value is None else email_address(value)
 
     @model_validator(mode="after")
     def _judged_within_window(self) -> SendingRules:
@@ -321,7 +306,7 @@ class SendingRules(_Strict):
         return parse_cron(self.schedule)
 
 
-class InboxFile(_Strict):
+class InboxFile(StrictModel):
     """The whole file: the inboxes and the rules they send by."""
 
     inboxes: list[InboxConfig] = Field(min_length=1)

@@ -1,17 +1,22 @@
 """Operator-written YAML files (inboxes, campaigns) read one way: YAML 1.2 booleans, and every error naming the
-file, the line and the field path, so an operator can fix a file without reading a stack trace.
+file, the line and the field path, so an operator can fix a file without reading a stack trace. Their models
+share a strict base (unknown keys are errors) and one email address check.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+
+from jengu_pipeline.domain.normalise import normalise_email
 
 Model = TypeVar("Model", bound=BaseModel)
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+"""A required piece of text: surrounding blanks stripped, and empty is an error."""
 
 
 class ConfigFileError(ValueError):
@@ -20,6 +25,20 @@ class ConfigFileError(ValueError):
     def __init__(self, problems: Sequence[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = list(problems)
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors: a misspelt field must not silently fall back to its default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def email_address(value: str) -> str:
+    """A field validator's check of an operator-written address: normalised, or a ``ValueError`` saying why."""
+    address, error = normalise_email(value)
+    if address is None:
+        raise ValueError(error or "an email address is required")
+    return address
 
 
 class Yaml12Loader(yaml.SafeLoader):
