@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import mailbox
 import smtplib
+from datetime import UTC, datetime, timedelta
 from email import policy
-from email.message import EmailMessage, Message
+from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import make_msgid
 
 import pytest
 
+from jengu_pipeline.clock import running_at
 from jengu_pipeline.sandbox import SMTP_PASSWORD, Behaviour, Sandbox, World
+from jengu_pipeline.sandbox.replies import read_truth
 from jengu_pipeline.sandbox.world import Hotel, Person
 
 SENDER = "alex@outreach.example"
@@ -122,50 +124,44 @@ def test_auth_is_optional_but_checked(sandbox: Sandbox, world: World) -> None:
 
 
 def test_replies_follow_each_behaviour(sandbox: Sandbox, world: World) -> None:
-    sent = {
-        behaviour: send(sandbox, person_where(world, behaviour, catch_all=False)[1].email)
-        for behaviour in (
-            Behaviour.POSITIVE,
-            Behaviour.NEGATIVE,
-            Behaviour.QUESTION,
-            Behaviour.UNSUBSCRIBE,
-            Behaviour.AUTO_REPLY,
-            Behaviour.SILENT,
-        )
+    """Mail through the real SMTP server, answered once the clock reaches each reply (the details of every
+    format are in test_sandbox_replies.py)."""
+    behaviours = (
+        Behaviour.POSITIVE,
+        Behaviour.NEGATIVE,
+        Behaviour.QUESTION,
+        Behaviour.UNSUBSCRIBE,
+        Behaviour.AUTO_REPLY,
+        Behaviour.SILENT,
+    )
+    people = {behaviour: person_where(world, behaviour, catch_all=False)[1] for behaviour in behaviours}
+    people[Behaviour.BOUNCE] = person_where(world, Behaviour.BOUNCE, catch_all=True)[1]
+    sent = {behaviour: send(sandbox, person.email) for behaviour, person in people.items()}
+    ours = {message["Message-ID"]: behaviour for behaviour, message in sent.items()}
+    assert not [r for r in read_truth(sandbox.maildir) if r["original_message_id"] in ours], "nothing is due yet"
+    with running_at(datetime.now(UTC) + timedelta(days=10)):
+        written = sandbox.deliver_replies()
+        assert sandbox.deliver_replies() == [], "each reply is written once"
+    truth = {r["file"]: r for r in read_truth(sandbox.maildir) if r["original_message_id"] in ours}
+    assert {path.name for path in written} >= set(truth)
+    answered = {ours[r["original_message_id"]]: r for r in truth.values()}
+    assert Behaviour.SILENT not in answered, "silent people answer nothing"
+    expected = {
+        Behaviour.POSITIVE: {"interested"},
+        Behaviour.NEGATIVE: {"not_interested", "other"},
+        Behaviour.QUESTION: {"question"},
+        Behaviour.UNSUBSCRIBE: {"unsubscribe"},
+        Behaviour.AUTO_REPLY: {"auto_reply"},
+        Behaviour.BOUNCE: {"bounce_hard", "bounce_soft"},
     }
-    _, gone = person_where(world, Behaviour.BOUNCE, catch_all=True)
-    sent[Behaviour.BOUNCE] = send(sandbox, gone.email)
-    written = sandbox.deliver_replies()
-    assert len(written) == 6, "silent people answer nothing"
-    assert sandbox.deliver_replies() == [], "each message is answered once"
-    replies = {}
-    for key, message in mailbox.Maildir(sandbox.maildir, create=False).items():
-        parsed = BytesParser(policy=policy.default).parsebytes(message.as_bytes())
-        assert all(parsed[header] for header in ("Message-ID", "Date", "From", "To")), key
-        replies[str(parsed["In-Reply-To"] or "dsn")] = parsed
-    for behaviour in (Behaviour.POSITIVE, Behaviour.NEGATIVE, Behaviour.QUESTION, Behaviour.UNSUBSCRIBE):
-        original = sent[behaviour]
-        reply = replies[original["Message-ID"]]
-        assert reply["Subject"] == f"Re: {original['Subject']}"
-        assert original["Message-ID"] in reply["References"]
-        assert reply["To"] == original["From"]
-        assert "> A short note about guest messaging." in reply.get_content()
-    assert "Unsubscribe" in replies[sent[Behaviour.UNSUBSCRIBE]["Message-ID"]].get_content()
-    auto = replies[sent[Behaviour.AUTO_REPLY]["Message-ID"]]
-    assert auto["Auto-Submitted"] == "auto-replied"
-    assert auto["Subject"].startswith("Automatic reply:")
-    dsn = replies["dsn"]
-    assert dsn.get_content_type() == "multipart/report"
-    assert dsn.get_param("report-type") == "delivery-status"
-    assert dsn["From"].startswith("Mail Delivery System <MAILER-DAEMON@")
-    human, status, headers = dsn.iter_parts()
-    assert human.get_content_type() == "text/plain"
-    assert status.get_content_type() == "message/delivery-status"
-    blocks = status.get_payload()
-    assert isinstance(blocks, list)
-    recipient_block = blocks[1]
-    assert isinstance(recipient_block, Message)
-    assert recipient_block["Final-Recipient"] == f"rfc822; {gone.email}"
-    assert (recipient_block["Action"], recipient_block["Status"]) == ("failed", "5.1.1")
-    assert headers.get_content_type() == "text/rfc822-headers"
-    assert sent[Behaviour.BOUNCE]["Message-ID"] in headers.get_content()
+    got = {behaviour: record["category"] for behaviour, record in answered.items()}
+    assert all(got[behaviour] in wanted for behaviour, wanted in expected.items()), got
+    for file, record in truth.items():
+        parsed = BytesParser(policy=policy.default).parsebytes((sandbox.maildir / "new" / file).read_bytes())
+        assert all(parsed[header] for header in ("Message-ID", "Date", "From", "To")), file
+        assert record["recipient"] == people[ours[record["original_message_id"]]].email
+        if record["category"].startswith("bounce"):
+            assert record["failed_recipients"] == [people[Behaviour.BOUNCE].email]
+            assert people[Behaviour.BOUNCE].email in parsed.as_string()
+        elif record["detail"] != "mailto":
+            assert record["original_message_id"] in str(parsed["References"] or parsed["In-Reply-To"])
