@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from jengu_pipeline.domain.unsubscribe import PREVIOUS_SECRETS_ENV, SECRET_ENV, UnsubscribeSecretError
+from jengu_pipeline.domain.unsubscribe import PREVIOUS_SECRETS_ENV, SECRET_ENV, UnsubscribeSecretError, signer_from
 from jengu_pipeline.domain.yaml_files import ConfigFileError
 from jengu_pipeline.settings import get_settings
 from jengu_pipeline.store import open_store
@@ -58,13 +58,14 @@ def serve(host: str, port: int, path: str | None) -> None:
 
     route = path or _configured_path()
     try:
-        app = create_app(
-            open_store(get_settings().store_url),
-            os.environ.get(SECRET_ENV),
-            previous_secrets=os.environ.get(PREVIOUS_SECRETS_ENV, "").split(),
-            path=route,
-        )
+        signer_from(os.environ)  # refuse before touching the store
     except UnsubscribeSecretError as error:
-        raise click.ClickException(str(error)) from error
+        raise click.ClickException(f"{error}; the receiver did not start") from error
+    app = create_app(
+        open_store(get_settings().store_url),
+        os.environ.get(SECRET_ENV),
+        previous_secrets=os.environ.get(PREVIOUS_SECRETS_ENV, "").split(),
+        path=route,
+    )
     click.echo(f"unsubscribe receiver on http://{host}:{port}{route} (Ctrl-C stops it)")
     serve_forever(app, host, port)
