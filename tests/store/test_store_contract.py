@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from jengu_pipeline.store import CrmStore, StaleVersionError, Tx, open_store
-from jengu_pipeline.store.migrations import latest_version
+from jengu_pipeline.store.migrations import available_migrations, latest_version
 from jengu_pipeline.store.repository import PROSPECT_CHILD_TABLES
 
 TABLES = ("batches", "prospects", "rejected_rows", "websites", "email_verifications", "messages", "sends",
@@ -33,7 +33,7 @@ def test_migrations_create_every_table_and_are_idempotent(store: CrmStore, store
         assert store.count(table) >= 0
     assert store.migrate() == []
     assert open_store(store_url).migrate() == []
-    assert store.count("schema_migrations") == latest_version()
+    assert store.count("schema_migrations") == len(available_migrations())
 
 
 def test_active_email_is_unique_until_archived(store: CrmStore) -> None:
