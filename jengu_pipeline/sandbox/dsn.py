@@ -234,7 +234,7 @@ def _postfix(bounce: Bounce) -> EmailMessage:
     report["To"] = bounce.envelope_sender
     report["Auto-Submitted"] = "auto-replied"
     report["Date"] = _local(bounce, bounce.at)
-    report["Message-Id"] = f"<{bounce.at:%Y%m%d%H%M%S}.{queue_id}@{mx}>"
+    report.set_raw("Message-Id", f"<{bounce.at:%Y%m%d%H%M%S}.{queue_id}@{mx}>")
     report.preamble = "This is a MIME-encapsulated message."
     text = (
         f"This is the mail system at host {mx}.\n\n{lead}\nFor further assistance, please send mail to "
@@ -306,7 +306,7 @@ def _exim(bounce: Bounce) -> EmailMessage:
     message["From"] = f"Mail Delivery System <Mailer-Daemon@{mx}>"
     message["To"] = bounce.envelope_sender
     message["Auto-Submitted"] = "auto-replied"
-    message["Message-Id"] = f"<E{exim_id}@{mx}>"
+    message.set_raw("Message-Id", f"<E{exim_id}@{mx}>")
     message["Date"] = _local(bounce, bounce.at)
     reason = _exim_reason(bounce)
     if bounce.failure.action == "delayed":
@@ -403,9 +403,11 @@ def _exchange(bounce: Bounce) -> EmailMessage:
     report["Date"] = format_datetime(bounce.at)
     report["Subject"] = f"{'Delivery delayed:' if delayed else 'Undeliverable:'} {bounce.subject}"
     report["Thread-Topic"] = bounce.subject
-    report["Message-ID"] = f"<{bounce.hex(8)}-{bounce.hex(4)}-{bounce.hex(4)}-{bounce.hex(4)}-{bounce.hex(12)}@{host}>"
+    report.set_raw(
+        "Message-ID", f"<{bounce.hex(8)}-{bounce.hex(4)}-{bounce.hex(4)}-{bounce.hex(4)}-{bounce.hex(12)}@{host}>"
+    )
     if bounce.original_id:
-        report["In-Reply-To"] = bounce.original_id
+        report.set_raw("In-Reply-To", bounce.original_id)
         report["References"] = bounce.original_id
     report["Content-Language"] = "en-US"
     report["X-MS-Exchange-Message-Is-Ndr"] = ""
@@ -534,9 +536,10 @@ def _gmail(bounce: Bounce) -> EmailMessage:
     report["Subject"] = f"Delivery Status Notification ({'Delay' if delayed else 'Failure'})"
     if bounce.original_id:
         report["References"] = bounce.original_id
-        report["In-Reply-To"] = bounce.original_id
-    report["Message-ID"] = (
-        f"<{bounce.hex(8).lower()}.{bounce.hex(6).lower()}.{bounce.rng.randint(1000, 9999)}@mx.google.example>"
+        report.set_raw("In-Reply-To", bounce.original_id)
+    report.set_raw(
+        "Message-ID",
+        f"<{bounce.hex(8).lower()}.{bounce.hex(6).lower()}.{bounce.rng.randint(1000, 9999)}@mx.google.example>",
     )
     report["Date"] = format_datetime(bounce.at.astimezone(PACIFIC))
     text = f"\n** {heading} **\n\n{explanation}\n\nThe response was:\n\n{response}\n"
@@ -601,7 +604,7 @@ def _qmail(bounce: Bounce) -> EmailMessage:
     message["From"] = f"MAILER-DAEMON@{host}"
     message["To"] = bounce.envelope_sender
     message["Subject"] = "failure notice"
-    message["Message-ID"] = f"<{int(bounce.at.timestamp())}.{bounce.rng.randint(1000, 99999)}.qmail@{host}>"
+    message.set_raw("Message-ID", f"<{int(bounce.at.timestamp())}.{bounce.rng.randint(1000, 99999)}.qmail@{host}>")
     body = (
         f"Hi. This is the qmail-send program at {host}.\n"
         "I'm afraid I wasn't able to deliver your message to the following addresses.\n"
