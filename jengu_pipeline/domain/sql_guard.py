@@ -264,6 +264,8 @@ ALLOWED_FUNCTIONS: frozenset[type[exp.Func]] = frozenset(
         exp.Radians,
         # dates and times
         exp.CurrentDate,
+        exp.CurrentSchema,
+        exp.CurrentDatabase,
         exp.CurrentTimestamp,
         exp.CurrentTime,
         exp.Localtime,
@@ -330,6 +332,8 @@ ALLOWED_FUNCTIONS: frozenset[type[exp.Func]] = frozenset(
 ALLOWED_FUNCTION_NAMES: frozenset[str] = frozenset(
     {
         "now",
+        "current_schema",
+        "current_database",
         "age",
         "date_part",
         "datepart",

@@ -38,7 +38,7 @@ HARDENED_DUCKDB_CONFIG: dict[str, Any] = {
 """DuckDB 1.5 settings for a connection that runs a person's query; ``lock_configuration`` comes last."""
 
 
-class _ReadOnlyEngine(Engine):
+class ReadOnlyEngine(Engine):
     """The store's engine (same file lock, retries and transaction), with every connection hardened."""
 
     def __init__(self, engine: Engine, timeout_seconds: float) -> None:
@@ -103,7 +103,7 @@ def run_read_only_query(
             _check_duckdb_statement(checked)
         return tx.fetch_frame(checked, params)
 
-    return _ReadOnlyEngine(engine, timeout_seconds).run(read, read_only=True)
+    return ReadOnlyEngine(engine, timeout_seconds).run(read, read_only=True)
 
 
 def read_table(
@@ -126,4 +126,4 @@ def read_table(
             _check_duckdb_statement(checked)
         return tx.fetch_frame(checked, params)
 
-    return _ReadOnlyEngine(engine, timeout_seconds).run(read, read_only=True)
+    return ReadOnlyEngine(engine, timeout_seconds).run(read, read_only=True)
