@@ -49,6 +49,8 @@ _HARD = {
 }
 _EXCHANGE_UNKNOWN = ("5.1.10", "5.4.1")
 _RETRY_WARNING = {"postfix": 4 * 3600, "exim": 24 * 3600, "exchange": 6 * 3600, "gmail": 4 * 3600}
+_TEMPORARY_QUOTA = ("postfix", "gmail")
+"""MTAs whose mailbox store may answer a full mailbox with 452 4.2.2: retried, warned about, then expired."""
 _GIVE_UP = {"postfix": 5 * 86400, "exim": 4 * 86400, "exchange": 2 * 86400, "gmail": 2 * 86400, "qmail": 7 * 86400}
 
 
@@ -61,6 +63,12 @@ def schedule(mta: str, kind: str, rng: random.Random) -> list[Failure]:
         if mta == "qmail" and kind == "no_such_domain":
             status = "5.1.2"
         return [Failure(kind, "failed", status, "bounce_hard", MINUTES)]
+    if kind == "mailbox_full" and mta in _TEMPORARY_QUOTA and rng.random() < 0.5:
+        warn, give_up = _RETRY_WARNING[mta], _GIVE_UP[mta]
+        return [
+            Failure(kind, "delayed", "4.2.2", "bounce_soft", (warn, warn + 300)),
+            Failure(kind, "failed", "4.2.2", "bounce_soft", (give_up, give_up + 600)),
+        ]
     if kind == "mailbox_full":
         return [Failure(kind, "failed", "5.2.2", "bounce_soft", MINUTES)]
     notices = []
@@ -198,6 +206,9 @@ def _postfix_diagnostic(bounce: Bounce) -> tuple[str, str, str]:
         return f"host {store}[192.0.2.25] said: {reply} (in reply to RCPT TO command)", f"smtp; {reply}", store
     if detail == "mailbox_disabled":
         reply = f"550 5.2.1 <{rcpt}>: Recipient address rejected: Account disabled"
+        return f"host {store}[192.0.2.25] said: {reply} (in reply to RCPT TO command)", f"smtp; {reply}", store
+    if detail == "mailbox_full" and bounce.failure.status == "4.2.2":
+        reply = f"452 4.2.2 <{rcpt}>: Recipient address rejected: Mailbox full"
         return f"host {store}[192.0.2.25] said: {reply} (in reply to RCPT TO command)", f"smtp; {reply}", store
     if detail == "mailbox_full":
         reply = f"552 5.2.2 <{rcpt}> Quota exceeded (mailbox for user is full)"
@@ -500,12 +511,23 @@ def _gmail_texts(bounce: Bounce) -> tuple[str, str, str]:
             f"DNS Error: DNS type 'a' lookup of {host} responded with code NXDOMAIN Domain name not found: {host}",
         )
     if failure.detail == "mailbox_full":
-        return (
-            "Recipient inbox full",
+        temporary, delayed = failure.status == "4.2.2", failure.action == "delayed"
+        explanation = (
             f"Your message couldn't be delivered to {rcpt}. Their inbox is full, or it's getting too much mail "
-            "right now.",
-            "552 5.2.2 The email account that you tried to reach is over quota and inactive. Please direct the "
-            f"recipient to https://support.google.example/mail/?p=OverQuotaPerm {ref}",
+            "right now."
+        )
+        if temporary:
+            retry = "will retry for 44 more hours." if delayed else "has stopped trying."
+            explanation = (
+                f"There was a temporary problem delivering your message to {rcpt}: their inbox is full. Gmail {retry}"
+            )
+        quota = "over quota." if temporary else "over quota and inactive."
+        page = "OverQuotaTemp" if temporary else "OverQuotaPerm"
+        return (
+            "Message delayed" if delayed else "Recipient inbox full",
+            explanation,
+            f"{'452 4.2.2' if temporary else '552 5.2.2'} The email account that you tried to reach is {quota} "
+            f"Please direct the recipient to https://support.google.example/mail/?p={page} {ref}",
         )
     if failure.action == "delayed":
         return (

@@ -336,7 +336,7 @@ def _answer(
         ledgers.arrived(path.name, recipient, arrival)
     hotel, person = found
     seed = f"{world.seed}|reply|{str(head.get('Message-ID', '')).strip() or path.name}|{person.email}"
-    writer = _Writer(world, hotel, person, profile(world, hotel, person), arrival, random.Random(seed + "|text"))
+    writer = _Writer(world, hotel, person, profile(world, hotel, person), arrival, random.Random(seed))
     plan = _plan(writer, random.Random(seed), path.name, ledgers.history(recipient))
     written = []
     pending = False
@@ -347,6 +347,7 @@ def _answer(
         if at > instant:
             pending = True
             continue
+        writer.rng = random.Random(f"{seed}|text|{index}")  # the same bytes whichever call writes it
         message, truth = build(_Original.parse(path.read_bytes()), at)
         file = _store(
             maildir, _trace(message, truth["format"], hotel, at) + message.as_bytes(policy=GENERATOR), at, key

@@ -538,13 +538,17 @@ def test_each_mta_writes_its_own_format_that_a_bounce_library_reads(mta: str, ki
 def test_hard_and_soft_follow_the_reason() -> None:
     for mta in dsn.MTAS:
         assert {f.category for f, _ in bounce_for(mta, "user_unknown")} == {"bounce_hard"}
-        assert {f.category for f, _ in bounce_for(mta, "mailbox_full")} == {"bounce_soft"}
+        for seed in range(6):
+            full = bounce_for(mta, "mailbox_full", seed=seed)
+            assert {f.category for f, _ in full} == {"bounce_soft"}
+            assert [f.action for f, _ in full] in (["failed"], ["delayed", "failed"])
         delayed = bounce_for(mta, "delayed")
         assert {f.category for f, _ in delayed} == {"bounce_soft"}
         assert [f.action for f, _ in delayed] == (["failed"] if mta == "qmail" else ["delayed", "failed"])
     statuses = {f.status for mta in dsn.MTAS for kind in dsn.KINDS for f, _ in bounce_for(mta, kind, seed=3)}
     statuses |= {f.status for seed in range(12) for f, _ in bounce_for("exchange", "user_unknown", seed=seed)}
-    assert {"5.1.1", "5.1.2", "5.4.4", "5.2.1", "5.2.2", "4.4.7", "4.4.1", "5.1.10", "5.4.1"} <= statuses
+    statuses |= {f.status for seed in range(12) for f, _ in bounce_for("postfix", "mailbox_full", seed=seed)}
+    assert {"4.2.2", "5.1.1", "5.1.2", "5.4.4", "5.2.1", "5.2.2", "4.4.7", "4.4.1", "5.1.10", "5.4.1"} <= statuses
 
 
 @settings(max_examples=8, deadline=None)
