@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
 import click
+import duckdb
 import polars as pl
+import psycopg
 
-from jengu_pipeline.cli.common import emit_json
+from jengu_pipeline.cli.common import emit_json, first_line
+from jengu_pipeline.domain.sql_guard import SqlRefused
 from jengu_pipeline.instance import dagster_instance
 from jengu_pipeline.settings import get_settings
-from jengu_pipeline.store import open_store
+from jengu_pipeline.store import CrmStore, StoreError
+from jengu_pipeline.store.read_only import read_table, run_read_only_query
 
 EXPORTABLE_TABLES = ("prospects", "rejected_rows", "activities")
 
@@ -24,11 +29,12 @@ EXPORTABLE_TABLES = ("prospects", "rejected_rows", "activities")
     "--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
 )
 def sql(query: str, output_format: str) -> None:
-    """Run a read-only SQL QUERY against the CRM store (DuckDB or PostgreSQL)."""
-    try:
-        frame = open_store(get_settings().store_url).query(query)
-    except Exception as error:
-        raise click.ClickException(f"query failed: {error}") from error
+    """Run one read-only SELECT against the CRM store (DuckDB or PostgreSQL).
+
+    The query is parsed and checked first (README, "Read-only SQL"): files, extensions, settings and every
+    statement but one SELECT are refused with the reason, and the connection itself is read-only.
+    """
+    frame = _read(lambda store: run_read_only_query(store.engine, query), "query failed")
     if output_format == "csv":
         click.echo(frame.write_csv(), nl=False)
     elif output_format == "json":
@@ -87,17 +93,30 @@ def import_command(file: Path, as_json: bool) -> None:
 def export(table: str, out: Path, where: str | None) -> None:
     """Export TABLE to a CSV that is safe to open in a spreadsheet (formula-like cells neutralised).
 
-    The query runs in a read-only transaction, so ``--where`` can filter but never change anything.
+    ``--where`` is one condition on the table's columns, parsed and bound (never pasted into the query), run
+    on a read-only connection: it can filter but never change anything.
     """
     from jengu_pipeline.domain.spreadsheet import neutralise_frame
 
-    query = f"SELECT * FROM {table}" + (f" WHERE {where}" if where else "")
-    try:
-        frame = open_store(get_settings().store_url).query(query)
-    except Exception as error:
-        raise click.ClickException(f"export failed: {error}") from error
+    frame = _read(lambda store: read_table(store.engine, table, where), "export failed")
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
     neutralise_frame(frame).write_csv(partial)
     partial.replace(out)
     click.echo(f"{frame.height} {table} rows written to {out}")
+
+
+def _read(work: Callable[[CrmStore], pl.DataFrame], failure: str) -> pl.DataFrame:
+    """Run a person's read on the store: a refusal or a database error is one line and exit 1.
+
+    The store is migrated only when it is behind, so that a reader role without write rights can run this.
+    """
+    try:
+        store = CrmStore(get_settings().store_url)
+        if not store.is_current():
+            store.migrate()
+        return work(store)
+    except SqlRefused as error:
+        raise click.ClickException(f"refused: {error}") from error
+    except (StoreError, duckdb.Error, psycopg.Error) as error:
+        raise click.ClickException(f"{failure}: {first_line(error)}") from error
