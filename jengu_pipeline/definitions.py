@@ -25,6 +25,7 @@ from jengu_pipeline.jobs.campaigns import campaign_membership_job
 from jengu_pipeline.jobs.messages import message_approval_job
 from jengu_pipeline.jobs.sending import sending_control_job
 from jengu_pipeline.resources.wiring import resources
+from jengu_pipeline.sensors.alerts import daily_digest_job, daily_digest_schedule, run_failure_alert_sensor
 from jengu_pipeline.sensors.drop_folder import prospect_drop_sensor
 from jengu_pipeline.sensors.sending import sending_job, sending_schedule
 
@@ -52,9 +53,9 @@ defs = dg.Definitions(
                   email_verifications_chosen_addresses_verified, messages_cleared_pass_gate,
                   sends_never_after_suppression, sends_within_daily_caps, *integrity_asset_checks],
     jobs=[ingest_job, prospect_batch_job, campaign_membership_job, message_approval_job, sending_job,
-          sending_control_job, integrity_job],
-    schedules=[sending_schedule, integrity_schedule],
-    sensors=[prospect_drop_sensor],
+          sending_control_job, integrity_job, daily_digest_job],
+    schedules=[sending_schedule, integrity_schedule, daily_digest_schedule],
+    sensors=[prospect_drop_sensor, run_failure_alert_sensor],
     resources=resources(),
     executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
 )

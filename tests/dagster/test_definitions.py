@@ -52,13 +52,15 @@ def test_definitions_load_with_the_expected_assets_checks_and_automation() -> No
     assert {job.name for job in defs.resolve_all_job_defs()} >= {"ingest_job", "prospect_batch_job",
                                                                   "campaign_membership_job", "message_approval_job",
                                                                   "sending_job", "sending_control_job",
-                                                                  "integrity_job"}
+                                                                  "integrity_job", "daily_digest_job"}
     assert defs.resolve_sensor_def("prospect_drop_sensor").default_status == dg.DefaultSensorStatus.RUNNING
     schedule = defs.resolve_schedule_def("sending_schedule")
     assert schedule.cron_schedule == "*/5 8-18 * * 1-6"
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED  # real email: an operator turns it on
     integrity = defs.resolve_schedule_def("integrity_schedule")
     assert (integrity.cron_schedule, integrity.default_status) == ("30 3 * * *", dg.DefaultScheduleStatus.RUNNING)
+    assert defs.resolve_schedule_def("daily_digest_schedule").default_status == dg.DefaultScheduleStatus.RUNNING
+    assert defs.resolve_sensor_def("run_failure_alert_sensor").default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def _env(tmp_path: Path) -> dict[str, str]:

@@ -1,0 +1,1 @@
+"""What lets an operator see the pipeline run: error reporting (Sentry), Prometheus metrics, quota limits."""
