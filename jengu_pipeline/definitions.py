@@ -24,10 +24,13 @@ from jengu_pipeline.assets.send import sends, sends_never_after_suppression, sen
 from jengu_pipeline.jobs.campaigns import campaign_membership_job
 from jengu_pipeline.jobs.messages import message_approval_job
 from jengu_pipeline.jobs.sending import sending_control_job
+from jengu_pipeline.observability.sentry import init_sentry
 from jengu_pipeline.resources.wiring import resources
 from jengu_pipeline.sensors.alerts import daily_digest_job, daily_digest_schedule, run_failure_alert_sensor
 from jengu_pipeline.sensors.drop_folder import prospect_drop_sensor
 from jengu_pipeline.sensors.sending import sending_job, sending_schedule
+
+init_sentry()  # errors of the webserver, the daemon and every run go to Sentry when JENGU_SENTRY_DSN is set
 
 ingest_job = dg.define_asset_job(
     name="ingest_job",
