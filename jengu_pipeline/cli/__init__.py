@@ -9,6 +9,7 @@ from jengu_pipeline.cli.common import CliState, JenguGroup
 from jengu_pipeline.cli.ingest import export, import_command, sql
 from jengu_pipeline.cli.integrity import integrity
 from jengu_pipeline.cli.messages import messages
+from jengu_pipeline.cli.metrics import metrics
 from jengu_pipeline.cli.ops import demo, dev, health
 from jengu_pipeline.cli.sending import send, sending
 from jengu_pipeline.cli.unsubscribe import unsubscribe
@@ -33,6 +34,7 @@ COMMANDS: tuple[click.Command, ...] = (
     sending,
     unsubscribe,
     integrity,
+    metrics,
     health,
     demo,
     dev,
