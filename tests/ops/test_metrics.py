@@ -174,3 +174,22 @@ def test_jengu_metrics_serve_binds_loopback_and_stops_on_sigterm(
         if server.poll() is None:
             server.kill()
             server.wait()
+
+
+@pytest.mark.parametrize("store_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_a_postgresql_table_locked_by_a_writer_shows_as_down_within_the_timeout(
+    store: CrmStore, store_url: str
+) -> None:
+    import psycopg
+
+    with psycopg.connect(store_url) as writer:
+        writer.execute("LOCK TABLE sends IN ACCESS EXCLUSIVE MODE")  # held until this transaction ends
+        collector = JenguCollector(
+            store_url, quota_limits={}, job_names=[], instance=None, clock=lambda: NOW, timeout_seconds=0.5
+        )
+        started = time.monotonic()
+        got = {m.name: m.samples[0].value for m in collector.collect() if m.samples}
+        assert time.monotonic() - started < 5
+        writer.rollback()
+    assert got["jengu_store_up"] == 0
+    assert {m.name: m.samples[0].value for m in collector.collect() if m.samples}["jengu_store_up"] == 1
