@@ -39,8 +39,14 @@ from jengu_pipeline.store.repository import CrmStore
 
 DIMENSIONS = ("dim_prospects", "dim_campaigns")
 FACTS = ("fct_sends", "fct_replies", "fct_provider_calls")
-MARTS = ("mart_funnel", "mart_campaign_variants", "mart_inbox_health", "mart_provider_costs", "mart_reply_intents",
-         "mart_time_to_reply")
+MARTS = (
+    "mart_funnel",
+    "mart_campaign_variants",
+    "mart_inbox_health",
+    "mart_provider_costs",
+    "mart_reply_intents",
+    "mart_time_to_reply",
+)
 WAREHOUSE_TABLES = (*DIMENSIONS, *FACTS, *MARTS)
 """The published tables (the analyst contract: add columns freely, rename none), in build order."""
 BUILD_TABLE = "warehouse_builds"
@@ -68,81 +74,182 @@ class Source:
 
 
 SOURCES: tuple[Source, ...] = (
-    Source("src_batches", (("batch_id", "VARCHAR"), ("name", "VARCHAR"), ("source_file", "VARCHAR"),
-                           ("created_at", "TIMESTAMPTZ")),
-           "SELECT batch_id, name, source_file, created_at FROM batches WHERE {page}",
-           (("batch_id", "batch_id"),)),
-    Source("src_prospects", (("prospect_id", "VARCHAR"), ("batch_id", "VARCHAR"), ("first_name", "VARCHAR"),
-                             ("last_name", "VARCHAR"), ("title", "VARCHAR"), ("company", "VARCHAR"),
-                             ("linkedin_url", "VARCHAR"), ("email", "VARCHAR"), ("email_status", "VARCHAR"),
-                             ("website", "VARCHAR"), ("country", "VARCHAR"), ("timezone", "VARCHAR"),
-                             ("tier", "VARCHAR"), ("score", "INTEGER"), ("stage", "VARCHAR"), ("archived", "BOOLEAN"),
-                             ("created_at", "TIMESTAMPTZ"), ("updated_at", "TIMESTAMPTZ")),
-           "SELECT prospect_id, batch_id, first_name, last_name, title, company, linkedin_url, email, email_status,"
-           " website, country, timezone, tier, score, stage, archived, created_at, updated_at FROM prospects"
-           " WHERE {page}",
-           (("prospect_id", "prospect_id"),)),
-    Source("src_websites", (("prospect_id", "VARCHAR"), ("sites", "INTEGER"), ("best_confidence", "DOUBLE")),
-           "SELECT prospect_id, CAST(count(*) AS INTEGER) AS sites, max(confidence) AS best_confidence FROM websites"
-           " WHERE {page} GROUP BY prospect_id",
-           (("prospect_id", "prospect_id"),)),
-    Source("src_messages", (("message_id", "VARCHAR"), ("prospect_id", "VARCHAR"), ("campaign_id", "VARCHAR"),
-                            ("step", "INTEGER"), ("variant", "VARCHAR"), ("status", "VARCHAR"),
-                            ("provider", "VARCHAR"), ("template", "VARCHAR"), ("created_at", "TIMESTAMPTZ")),
-           "SELECT message_id, prospect_id, campaign_id, step, variant, status, provider, template, created_at"
-           " FROM messages WHERE {page}",
-           (("message_id", "message_id"),)),
-    Source("src_sends", (("send_id", "VARCHAR"), ("prospect_id", "VARCHAR"), ("campaign_id", "VARCHAR"),
-                         ("step", "INTEGER"), ("message_id", "VARCHAR"), ("inbox", "VARCHAR"),
-                         ("recipient_domain", "VARCHAR"), ("risky", "BOOLEAN"), ("status", "VARCHAR"),
-                         ("attempts", "INTEGER"), ("smtp_code", "INTEGER"), ("claimed_at", "TIMESTAMPTZ"),
-                         ("sent_at", "TIMESTAMPTZ"), ("updated_at", "TIMESTAMPTZ")),
-           "SELECT send_id, prospect_id, campaign_id, step, message_id, inbox,"
-           " lower(split_part(recipient, '@', 2)) AS recipient_domain, risky, status, attempts, smtp_code,"
-           " claimed_at, sent_at, updated_at FROM sends WHERE {page}",
-           (("send_id", "send_id"),)),
-    Source("src_replies", (("reply_id", "VARCHAR"), ("prospect_id", "VARCHAR"), ("send_id", "VARCHAR"),
-                           ("matched_by", "VARCHAR"), ("received_at", "TIMESTAMPTZ"), ("intent", "VARCHAR"),
-                           ("classifier", "VARCHAR"), ("classified_at", "TIMESTAMPTZ"),
-                           ("processed_at", "TIMESTAMPTZ"), ("handled_at", "TIMESTAMPTZ"),
-                           ("failed_recipients", "INTEGER"), ("hard_failed_recipients", "INTEGER")),
-           "SELECT r.reply_id, r.prospect_id, r.send_id, r.matched_by, r.received_at, r.intent, r.classifier,"
-           " r.classified_at, r.processed_at, r.handled_at,"
-           " CAST(coalesce(f.failed, 0) AS INTEGER) AS failed_recipients,"
-           " CAST(coalesce(f.hard, 0) AS INTEGER) AS hard_failed_recipients FROM replies r LEFT JOIN"
-           " (SELECT reply_id, count(*) AS failed, sum(CASE WHEN hard THEN 1 ELSE 0 END) AS hard"
-           " FROM reply_failed_recipients GROUP BY reply_id) f ON f.reply_id = r.reply_id WHERE {page}",
-           (("r.reply_id", "reply_id"),)),
-    Source("src_campaigns", (("campaign_id", "VARCHAR"), ("name", "VARCHAR"), ("status", "VARCHAR"),
-                             ("starts_on", "DATE"), ("ends_on", "DATE"), ("definition", "VARCHAR"),
-                             ("source_file", "VARCHAR"), ("loaded_at", "TIMESTAMPTZ")),
-           "SELECT campaign_id, name, status, starts_on, ends_on, CAST(definition AS VARCHAR) AS definition,"
-           " source_file, loaded_at FROM campaigns WHERE {page}",
-           (("campaign_id", "campaign_id"),)),
-    Source("src_campaign_members", (("campaign_id", "VARCHAR"), ("prospect_id", "VARCHAR"), ("variant", "VARCHAR"),
-                                    ("source", "VARCHAR"), ("added_at", "TIMESTAMPTZ"), ("removed_at", "TIMESTAMPTZ"),
-                                    ("paused_until", "TIMESTAMPTZ"), ("stopped_at", "TIMESTAMPTZ"),
-                                    ("stop_reason", "VARCHAR")),
-           "SELECT campaign_id, prospect_id, variant, source, added_at, removed_at, paused_until, stopped_at,"
-           " stop_reason FROM campaign_members WHERE {page}",
-           (("campaign_id", "campaign_id"), ("prospect_id", "prospect_id"))),
-    Source("src_inboxes", (("inbox", "VARCHAR"), ("host_provider", "VARCHAR"), ("daily_cap", "INTEGER"),
-                           ("warmup_start", "DATE"), ("status", "VARCHAR"), ("paused_reason", "VARCHAR"),
-                           ("preflight_status", "VARCHAR"), ("resumed_at", "TIMESTAMPTZ")),
-           "SELECT inbox, host_provider, daily_cap, warmup_start, status, paused_reason, preflight_status, resumed_at"
-           " FROM inboxes WHERE {page}",
-           (("inbox", "inbox"),)),
-    Source("src_inbox_events", (("activity_id", "BIGINT"), ("type", "VARCHAR"), ("inbox", "VARCHAR"),
-                                ("created_at", "TIMESTAMPTZ")),
-           "SELECT activity_id, type, metadata->>'inbox' AS inbox, created_at FROM activities"
-           " WHERE type IN ('inbox_paused', 'inbox_resumed') AND {page}",
-           (("activity_id", "activity_id"),)),
-    Source("src_provider_calls", (("call_id", "BIGINT"), ("provider", "VARCHAR"), ("operation", "VARCHAR"),
-                                  ("outcome", "VARCHAR"), ("latency_ms", "DOUBLE"), ("cost_units", "INTEGER"),
-                                  ("batch_id", "VARCHAR"), ("created_at", "TIMESTAMPTZ")),
-           "SELECT call_id, provider, operation, outcome, latency_ms, cost_units, batch_id, created_at"
-           " FROM provider_calls WHERE {page}",
-           (("call_id", "call_id"),)),
+    Source(
+        "src_batches",
+        (("batch_id", "VARCHAR"), ("name", "VARCHAR"), ("source_file", "VARCHAR"), ("created_at", "TIMESTAMPTZ")),
+        "SELECT batch_id, name, source_file, created_at FROM batches WHERE {page}",
+        (("batch_id", "batch_id"),),
+    ),
+    Source(
+        "src_prospects",
+        (
+            ("prospect_id", "VARCHAR"),
+            ("batch_id", "VARCHAR"),
+            ("first_name", "VARCHAR"),
+            ("last_name", "VARCHAR"),
+            ("title", "VARCHAR"),
+            ("company", "VARCHAR"),
+            ("linkedin_url", "VARCHAR"),
+            ("email", "VARCHAR"),
+            ("email_status", "VARCHAR"),
+            ("website", "VARCHAR"),
+            ("country", "VARCHAR"),
+            ("timezone", "VARCHAR"),
+            ("tier", "VARCHAR"),
+            ("score", "INTEGER"),
+            ("stage", "VARCHAR"),
+            ("archived", "BOOLEAN"),
+            ("created_at", "TIMESTAMPTZ"),
+            ("updated_at", "TIMESTAMPTZ"),
+        ),
+        "SELECT prospect_id, batch_id, first_name, last_name, title, company, linkedin_url, email, email_status,"
+        " website, country, timezone, tier, score, stage, archived, created_at, updated_at FROM prospects"
+        " WHERE {page}",
+        (("prospect_id", "prospect_id"),),
+    ),
+    Source(
+        "src_websites",
+        (("prospect_id", "VARCHAR"), ("sites", "INTEGER"), ("best_confidence", "DOUBLE")),
+        "SELECT prospect_id, CAST(count(*) AS INTEGER) AS sites, max(confidence) AS best_confidence FROM websites"
+        " WHERE {page} GROUP BY prospect_id",
+        (("prospect_id", "prospect_id"),),
+    ),
+    Source(
+        "src_messages",
+        (
+            ("message_id", "VARCHAR"),
+            ("prospect_id", "VARCHAR"),
+            ("campaign_id", "VARCHAR"),
+            ("step", "INTEGER"),
+            ("variant", "VARCHAR"),
+            ("status", "VARCHAR"),
+            ("provider", "VARCHAR"),
+            ("template", "VARCHAR"),
+            ("created_at", "TIMESTAMPTZ"),
+        ),
+        "SELECT message_id, prospect_id, campaign_id, step, variant, status, provider, template, created_at"
+        " FROM messages WHERE {page}",
+        (("message_id", "message_id"),),
+    ),
+    Source(
+        "src_sends",
+        (
+            ("send_id", "VARCHAR"),
+            ("prospect_id", "VARCHAR"),
+            ("campaign_id", "VARCHAR"),
+            ("step", "INTEGER"),
+            ("message_id", "VARCHAR"),
+            ("inbox", "VARCHAR"),
+            ("recipient_domain", "VARCHAR"),
+            ("risky", "BOOLEAN"),
+            ("status", "VARCHAR"),
+            ("attempts", "INTEGER"),
+            ("smtp_code", "INTEGER"),
+            ("claimed_at", "TIMESTAMPTZ"),
+            ("sent_at", "TIMESTAMPTZ"),
+            ("updated_at", "TIMESTAMPTZ"),
+        ),
+        "SELECT send_id, prospect_id, campaign_id, step, message_id, inbox,"
+        " lower(split_part(recipient, '@', 2)) AS recipient_domain, risky, status, attempts, smtp_code,"
+        " claimed_at, sent_at, updated_at FROM sends WHERE {page}",
+        (("send_id", "send_id"),),
+    ),
+    Source(
+        "src_replies",
+        (
+            ("reply_id", "VARCHAR"),
+            ("prospect_id", "VARCHAR"),
+            ("send_id", "VARCHAR"),
+            ("matched_by", "VARCHAR"),
+            ("received_at", "TIMESTAMPTZ"),
+            ("intent", "VARCHAR"),
+            ("classifier", "VARCHAR"),
+            ("classified_at", "TIMESTAMPTZ"),
+            ("processed_at", "TIMESTAMPTZ"),
+            ("handled_at", "TIMESTAMPTZ"),
+            ("failed_recipients", "INTEGER"),
+            ("hard_failed_recipients", "INTEGER"),
+        ),
+        "SELECT r.reply_id, r.prospect_id, r.send_id, r.matched_by, r.received_at, r.intent, r.classifier,"
+        " r.classified_at, r.processed_at, r.handled_at,"
+        " CAST(coalesce(f.failed, 0) AS INTEGER) AS failed_recipients,"
+        " CAST(coalesce(f.hard, 0) AS INTEGER) AS hard_failed_recipients FROM replies r LEFT JOIN"
+        " (SELECT reply_id, count(*) AS failed, sum(CASE WHEN hard THEN 1 ELSE 0 END) AS hard"
+        " FROM reply_failed_recipients GROUP BY reply_id) f ON f.reply_id = r.reply_id WHERE {page}",
+        (("r.reply_id", "reply_id"),),
+    ),
+    Source(
+        "src_campaigns",
+        (
+            ("campaign_id", "VARCHAR"),
+            ("name", "VARCHAR"),
+            ("status", "VARCHAR"),
+            ("starts_on", "DATE"),
+            ("ends_on", "DATE"),
+            ("definition", "VARCHAR"),
+            ("source_file", "VARCHAR"),
+            ("loaded_at", "TIMESTAMPTZ"),
+        ),
+        "SELECT campaign_id, name, status, starts_on, ends_on, CAST(definition AS VARCHAR) AS definition,"
+        " source_file, loaded_at FROM campaigns WHERE {page}",
+        (("campaign_id", "campaign_id"),),
+    ),
+    Source(
+        "src_campaign_members",
+        (
+            ("campaign_id", "VARCHAR"),
+            ("prospect_id", "VARCHAR"),
+            ("variant", "VARCHAR"),
+            ("source", "VARCHAR"),
+            ("added_at", "TIMESTAMPTZ"),
+            ("removed_at", "TIMESTAMPTZ"),
+            ("paused_until", "TIMESTAMPTZ"),
+            ("stopped_at", "TIMESTAMPTZ"),
+            ("stop_reason", "VARCHAR"),
+        ),
+        "SELECT campaign_id, prospect_id, variant, source, added_at, removed_at, paused_until, stopped_at,"
+        " stop_reason FROM campaign_members WHERE {page}",
+        (("campaign_id", "campaign_id"), ("prospect_id", "prospect_id")),
+    ),
+    Source(
+        "src_inboxes",
+        (
+            ("inbox", "VARCHAR"),
+            ("host_provider", "VARCHAR"),
+            ("daily_cap", "INTEGER"),
+            ("warmup_start", "DATE"),
+            ("status", "VARCHAR"),
+            ("paused_reason", "VARCHAR"),
+            ("preflight_status", "VARCHAR"),
+            ("resumed_at", "TIMESTAMPTZ"),
+        ),
+        "SELECT inbox, host_provider, daily_cap, warmup_start, status, paused_reason, preflight_status, resumed_at"
+        " FROM inboxes WHERE {page}",
+        (("inbox", "inbox"),),
+    ),
+    Source(
+        "src_inbox_events",
+        (("activity_id", "BIGINT"), ("type", "VARCHAR"), ("inbox", "VARCHAR"), ("created_at", "TIMESTAMPTZ")),
+        "SELECT activity_id, type, metadata->>'inbox' AS inbox, created_at FROM activities"
+        " WHERE type IN ('inbox_paused', 'inbox_resumed') AND {page}",
+        (("activity_id", "activity_id"),),
+    ),
+    Source(
+        "src_provider_calls",
+        (
+            ("call_id", "BIGINT"),
+            ("provider", "VARCHAR"),
+            ("operation", "VARCHAR"),
+            ("outcome", "VARCHAR"),
+            ("latency_ms", "DOUBLE"),
+            ("cost_units", "INTEGER"),
+            ("batch_id", "VARCHAR"),
+            ("created_at", "TIMESTAMPTZ"),
+        ),
+        "SELECT call_id, provider, operation, outcome, latency_ms, cost_units, batch_id, created_at"
+        " FROM provider_calls WHERE {page}",
+        (("call_id", "call_id"),),
+    ),
 )
 
 
@@ -171,9 +278,14 @@ class PublishedWarehouse:
     snapshot: Snapshot
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": str(self.path), "tables": self.tables, "built_at": self.built_at.isoformat(),
-                "seconds": round(self.seconds, 3), "store_sent": self.snapshot.ledger_sent,
-                "schema_version": self.snapshot.schema_version}
+        return {
+            "path": str(self.path),
+            "tables": self.tables,
+            "built_at": self.built_at.isoformat(),
+            "seconds": round(self.seconds, 3),
+            "store_sent": self.snapshot.ledger_sent,
+            "schema_version": self.snapshot.schema_version,
+        }
 
 
 # Reading the store -------------------------------------------------------------------------------------------
@@ -197,8 +309,7 @@ def read_pages(tx: Tx, source: Source, page_rows: int) -> Iterator[pl.DataFrame]
     order = ", ".join(expression for expression, _ in source.keys)
     while True:
         condition, params = _page_condition(source.keys, last)
-        frame = tx.fetch_frame(f"{source.query.format(page=condition)} ORDER BY {order} LIMIT {int(page_rows)}",
-                               params)
+        frame = tx.fetch_frame(f"{source.query.format(page=condition)} ORDER BY {order} LIMIT {int(page_rows)}", params)
         if frame.height:
             yield frame
         if frame.height < page_rows:
@@ -209,8 +320,9 @@ def read_pages(tx: Tx, source: Source, page_rows: int) -> Iterator[pl.DataFrame]
 def _snapshot_facts(tx: Tx) -> tuple[datetime, int, dict[str, int]]:
     store_now = tx.fetch_value("SELECT now()")  # the transaction's start on both backends: the snapshot's time
     version = int(tx.fetch_value("SELECT coalesce(max(version), 0) FROM schema_migrations") or 0)
-    ledger = {str(status): int(count) for status, count in
-              tx.fetch_all("SELECT status, count(*) FROM sends GROUP BY status")}
+    ledger = {
+        str(status): int(count) for status, count in tx.fetch_all("SELECT status, count(*) FROM sends GROUP BY status")
+    }
     return store_now, version, ledger
 
 
@@ -270,11 +382,22 @@ def _definition(text: str | None) -> dict[str, Any]:
 
 def stage_reference_tables(warehouse: duckdb.DuckDBPyConnection, rules: SendingRules) -> None:
     """Small tables the SQL joins to, from the domain's own definitions: reply intents, campaign arms, settings."""
-    _stage(warehouse, "src_intents", pl.DataFrame(
-        {"intent": list(CATEGORIES), "is_human": [c in HUMAN for c in CATEGORIES],
-         "stops_outreach": [c in STOPPING for c in CATEGORIES]}))
-    _stage(warehouse, "src_params", pl.DataFrame(
-        {"schedule_timezone": [rules.schedule_timezone], "warmup_stage_days": [rules.warmup_stage_days]}))
+    _stage(
+        warehouse,
+        "src_intents",
+        pl.DataFrame(
+            {
+                "intent": list(CATEGORIES),
+                "is_human": [c in HUMAN for c in CATEGORIES],
+                "stops_outreach": [c in STOPPING for c in CATEGORIES],
+            }
+        ),
+    )
+    _stage(
+        warehouse,
+        "src_params",
+        pl.DataFrame({"schedule_timezone": [rules.schedule_timezone], "warmup_stage_days": [rules.warmup_stage_days]}),
+    )
     rows = warehouse.execute("SELECT campaign_id, definition FROM src_campaigns").fetchall()
     arms: dict[str, list[Any]] = {"campaign_id": [], "variant": [], "position": [], "weight": []}
     shape: dict[str, list[Any]] = {"campaign_id": [], "steps": [], "variants": [], "requires_approval": []}
@@ -290,11 +413,26 @@ def stage_reference_tables(warehouse: duckdb.DuckDBPyConnection, rules: SendingR
         shape["steps"].append(len(definition.get("steps") or []))
         shape["variants"].append(", ".join(str(v["name"]) for v in variants) or None)
         shape["requires_approval"].append(bool(definition.get("requires_approval", False)))
-    _stage(warehouse, "src_campaign_variants", pl.DataFrame(
-        arms, schema={"campaign_id": pl.String, "variant": pl.String, "position": pl.Int64, "weight": pl.Float64}))
-    _stage(warehouse, "src_campaign_shape", pl.DataFrame(
-        shape, schema={"campaign_id": pl.String, "steps": pl.Int64, "variants": pl.String,
-                       "requires_approval": pl.Boolean}))
+    _stage(
+        warehouse,
+        "src_campaign_variants",
+        pl.DataFrame(
+            arms, schema={"campaign_id": pl.String, "variant": pl.String, "position": pl.Int64, "weight": pl.Float64}
+        ),
+    )
+    _stage(
+        warehouse,
+        "src_campaign_shape",
+        pl.DataFrame(
+            shape,
+            schema={
+                "campaign_id": pl.String,
+                "steps": pl.Int64,
+                "variants": pl.String,
+                "requires_approval": pl.Boolean,
+            },
+        ),
+    )
 
 
 def _bounds(successes: int, trials: int) -> tuple[float | None, float | None]:
@@ -307,27 +445,58 @@ def _test(base: tuple[int, int], arm: tuple[int, int]) -> tuple[float | None, fl
     return (None, None) if test is None else (test.z, test.p_value)
 
 
-VARIANT_STATS = ("reply_rate_low", "reply_rate_high", "interested_rate_low", "interested_rate_high", "reply_z",
-                 "reply_p_value", "interested_z", "interested_p_value")
+VARIANT_STATS = (
+    "reply_rate_low",
+    "reply_rate_high",
+    "interested_rate_low",
+    "interested_rate_high",
+    "reply_z",
+    "reply_p_value",
+    "interested_z",
+    "interested_p_value",
+)
 
 
 def stage_variant_stats(warehouse: duckdb.DuckDBPyConnection) -> None:
     """Wilson intervals per arm and the two-proportion tests against each step's first arm (domain/stats.py)."""
-    arms = warehouse.execute("SELECT campaign_id, step, variant, arm_rank, sent, replies, interested"
-                             " FROM stg_variant_arms ORDER BY campaign_id, step, arm_rank").fetchall()
+    arms = warehouse.execute(
+        "SELECT campaign_id, step, variant, arm_rank, sent, replies, interested"
+        " FROM stg_variant_arms ORDER BY campaign_id, step, arm_rank"
+    ).fetchall()
     baseline: dict[tuple[str, int], tuple[int, int, int]] = {}
     rows = []
     for campaign_id, step, variant, rank, sent, replies, interested in arms:
         if rank == 1:
             baseline[(campaign_id, step)] = (sent, replies, interested)
         base_sent, base_replies, base_interested = baseline[(campaign_id, step)]
-        tests = ((*_test((base_replies, base_sent), (replies, sent)),
-                  *_test((base_interested, base_sent), (interested, sent))) if rank > 1 else (None,) * 4)
+        tests = (
+            (
+                *_test((base_replies, base_sent), (replies, sent)),
+                *_test((base_interested, base_sent), (interested, sent)),
+            )
+            if rank > 1
+            else (None,) * 4
+        )
         reply_z, reply_p, interested_z, interested_p = tests
-        rows.append((campaign_id, step, variant, *_bounds(replies, sent), *_bounds(interested, sent),
-                     reply_z, reply_p, interested_z, interested_p))
-    schema = {"campaign_id": pl.String, "step": pl.Int64, "variant": pl.String,
-              **dict.fromkeys(VARIANT_STATS, pl.Float64)}
+        rows.append(
+            (
+                campaign_id,
+                step,
+                variant,
+                *_bounds(replies, sent),
+                *_bounds(interested, sent),
+                reply_z,
+                reply_p,
+                interested_z,
+                interested_p,
+            )
+        )
+    schema = {
+        "campaign_id": pl.String,
+        "step": pl.Int64,
+        "variant": pl.String,
+        **dict.fromkeys(VARIANT_STATS, pl.Float64),
+    }
     _stage(warehouse, "stg_variant_stats", pl.DataFrame(rows, schema=schema, orient="row"))
 
 
@@ -339,10 +508,14 @@ def stage_inbox_caps(warehouse: duckdb.DuckDBPyConnection, rules: SendingRules) 
         out["inbox"].append(inbox)
         out["day"].append(day)
         out["cap"].append(_day_cap(start, day, ceiling, rules))
-        out["warmup_stage"].append(None if start is None else
-                                   0 if day < start else (day - start).days // rules.warmup_stage_days + 1)
-    _stage(warehouse, "stg_inbox_caps", pl.DataFrame(
-        out, schema={"inbox": pl.String, "day": pl.Date, "cap": pl.Int64, "warmup_stage": pl.Int64}))
+        out["warmup_stage"].append(
+            None if start is None else 0 if day < start else (day - start).days // rules.warmup_stage_days + 1
+        )
+    _stage(
+        warehouse,
+        "stg_inbox_caps",
+        pl.DataFrame(out, schema={"inbox": pl.String, "day": pl.Date, "cap": pl.Int64, "warmup_stage": pl.Int64}),
+    )
 
 
 def _day_cap(start: date | None, day: date, ceiling: int | None, rules: SendingRules) -> int | None:
@@ -367,14 +540,29 @@ def build_tables(warehouse: duckdb.DuckDBPyConnection, rules: SendingRules) -> N
         warehouse.execute(table_sql(name))
 
 
-def _write_build_row(warehouse: duckdb.DuckDBPyConnection, store: CrmStore, snapshot: Snapshot,
-                     built_at: datetime, tables: dict[str, int]) -> None:
+def _write_build_row(
+    warehouse: duckdb.DuckDBPyConnection,
+    store: CrmStore,
+    snapshot: Snapshot,
+    built_at: datetime,
+    tables: dict[str, int],
+) -> None:
     warehouse.execute(
         f"CREATE TABLE {BUILD_TABLE} AS SELECT CAST(? AS TIMESTAMPTZ) AS built_at, CAST(? AS TIMESTAMPTZ) AS store_now,"
         " ? AS store, ? AS store_backend, ? AS schema_version, ? AS ledger_sent, CAST(? AS JSON) AS ledger_by_status,"
         " CAST(? AS JSON) AS copied_rows, CAST(? AS JSON) AS table_rows",
-        [built_at, snapshot.store_now, store.display_url, store.backend, snapshot.schema_version,
-         snapshot.ledger_sent, json.dumps(snapshot.ledger), json.dumps(snapshot.copied), json.dumps(tables)])
+        [
+            built_at,
+            snapshot.store_now,
+            store.display_url,
+            store.backend,
+            snapshot.schema_version,
+            snapshot.ledger_sent,
+            json.dumps(snapshot.ledger),
+            json.dumps(snapshot.copied),
+            json.dumps(tables),
+        ],
+    )
 
 
 # Publishing --------------------------------------------------------------------------------------------------
@@ -425,9 +613,16 @@ def _fsync(path: Path, *, directory: bool = False) -> None:
 def _new_file(path: Path, memory_limit: str) -> Iterator[tuple[Path, duckdb.DuckDBPyConnection]]:
     building = building_path(path)
     spill = building.with_name(building.name + ".tmp")
-    connection = duckdb.connect(str(building), config={
-        "memory_limit": memory_limit, "temp_directory": str(spill), "preserve_insertion_order": False,
-        "autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    connection = duckdb.connect(
+        str(building),
+        config={
+            "memory_limit": memory_limit,
+            "temp_directory": str(spill),
+            "preserve_insertion_order": False,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        },
+    )
     try:
         connection.execute("SET TimeZone = 'UTC'")
         yield building, connection
@@ -444,9 +639,15 @@ def _new_file(path: Path, memory_limit: str) -> Iterator[tuple[Path, duckdb.Duck
             spill.rmdir()
 
 
-def publish_warehouse(store: CrmStore, path: Path, *, built_at: datetime, rules: SendingRules | None = None,
-                      page_rows: int = DEFAULT_PAGE_ROWS, memory_limit: str = DEFAULT_MEMORY_LIMIT
-                      ) -> PublishedWarehouse:
+def publish_warehouse(
+    store: CrmStore,
+    path: Path,
+    *,
+    built_at: datetime,
+    rules: SendingRules | None = None,
+    page_rows: int = DEFAULT_PAGE_ROWS,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
+) -> PublishedWarehouse:
     """Build the warehouse from ``store`` into a new file and atomically replace ``path`` with it.
 
     ``rules`` are the sending rules the inbox caps and sending days are computed by (their defaults when the
@@ -459,8 +660,10 @@ def publish_warehouse(store: CrmStore, path: Path, *, built_at: datetime, rules:
     with _new_file(path, memory_limit) as (building, warehouse):
         snapshot = copy_store(store, warehouse, page_rows)
         build_tables(warehouse, rules)
-        tables = {name: int(warehouse.execute(f"SELECT count(*) FROM {name}").fetchone()[0])  # type: ignore[index]
-                  for name in WAREHOUSE_TABLES}
+        tables = {
+            name: int(warehouse.execute(f"SELECT count(*) FROM {name}").fetchone()[0])  # type: ignore[index]
+            for name in WAREHOUSE_TABLES
+        }
         _write_build_row(warehouse, store, snapshot, built_at, tables)
         warehouse.execute("CHECKPOINT")
         warehouse.close()
@@ -503,14 +706,20 @@ def check_sent_matches_ledger(path: Path, store: CrmStore | None = None) -> Chec
         sent = int(warehouse.execute("SELECT count(*) FROM fct_sends WHERE is_sent").fetchone()[0])  # type: ignore[index]
         by_status = dict(warehouse.execute("SELECT status, count(*) FROM fct_sends GROUP BY status").fetchall())
         ledger_sent, ledger_text = warehouse.execute(
-            f"SELECT ledger_sent, CAST(ledger_by_status AS VARCHAR) FROM {BUILD_TABLE}").fetchone()  # type: ignore[misc]
+            f"SELECT ledger_sent, CAST(ledger_by_status AS VARCHAR) FROM {BUILD_TABLE}"
+        ).fetchone()  # type: ignore[misc]
     ledger = {str(k): int(v) for k, v in json.loads(ledger_text).items()}
-    metadata: dict[str, Any] = {"fct_sends_sent": sent, "ledger_sent_at_build": int(ledger_sent),
-                                "fct_sends_by_status": by_status, "ledger_by_status_at_build": ledger}
+    metadata: dict[str, Any] = {
+        "fct_sends_sent": sent,
+        "ledger_sent_at_build": int(ledger_sent),
+        "fct_sends_by_status": by_status,
+        "ledger_by_status_at_build": ledger,
+    }
     if store is not None:
         marks = ", ".join("?" for _ in SENT_STATUSES)
-        metadata["ledger_sent_now"] = int(store.query(
-            f"SELECT count(*) AS n FROM sends WHERE status IN ({marks})", list(SENT_STATUSES))["n"][0])
+        metadata["ledger_sent_now"] = int(
+            store.query(f"SELECT count(*) AS n FROM sends WHERE status IN ({marks})", list(SENT_STATUSES))["n"][0]
+        )
     return CheckOutcome(sent == int(ledger_sent) and by_status == ledger, metadata)
 
 
@@ -519,18 +728,21 @@ def check_funnel_narrows(path: Path) -> CheckOutcome:
     widening = " OR ".join(f"{later} > {earlier}" for earlier, later in itertools.pairwise(FUNNEL_STAGES))
     with open_warehouse(path) as warehouse:
         rows = int(warehouse.execute("SELECT count(*) FROM mart_funnel").fetchone()[0])  # type: ignore[index]
-        bad = warehouse.execute(f"SELECT batch_id, campaign_id, CAST(import_week AS VARCHAR) FROM mart_funnel"
-                                f" WHERE {widening} LIMIT 10").fetchall()
+        bad = warehouse.execute(
+            f"SELECT batch_id, campaign_id, CAST(import_week AS VARCHAR) FROM mart_funnel WHERE {widening} LIMIT 10"
+        ).fetchall()
         count = int(warehouse.execute(f"SELECT count(*) FROM mart_funnel WHERE {widening}").fetchone()[0])  # type: ignore[index]
-    return CheckOutcome(count == 0, {"rows": rows, "rows_widening": count,
-                                     "examples": [list(row) for row in bad]})
+    return CheckOutcome(count == 0, {"rows": rows, "rows_widening": count, "examples": [list(row) for row in bad]})
 
 
 def rate_columns(warehouse: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """(mart, column) of every proportion or probability column of the marts."""
     marks = ", ".join("?" for _ in MARTS)
-    found = warehouse.execute(f"SELECT table_name, column_name FROM information_schema.columns WHERE table_name IN"
-                              f" ({marks}) ORDER BY table_name, ordinal_position", list(MARTS)).fetchall()
+    found = warehouse.execute(
+        f"SELECT table_name, column_name FROM information_schema.columns WHERE table_name IN"
+        f" ({marks}) ORDER BY table_name, ordinal_position",
+        list(MARTS),
+    ).fetchall()
     return [(table, column) for table, column in found if RATE_COLUMN.search(column)]
 
 
@@ -538,8 +750,13 @@ def check_rates_in_unit_interval(path: Path, table: str) -> CheckOutcome:
     """Every proportion and probability column of ``table`` lies in [0, 1] (NULL means no denominator)."""
     with open_warehouse(path) as warehouse:
         columns = [column for mart, column in rate_columns(warehouse) if mart == table]
-        outside = {column: int(warehouse.execute(  # type: ignore[index]
-            f"SELECT count(*) FROM {table} WHERE {column} < 0 OR {column} > 1 OR isnan({column})").fetchone()[0])
-            for column in columns}
+        outside = {
+            column: int(
+                warehouse.execute(  # type: ignore[index]
+                    f"SELECT count(*) FROM {table} WHERE {column} < 0 OR {column} > 1 OR isnan({column})"
+                ).fetchone()[0]
+            )
+            for column in columns
+        }
     bad = {column: count for column, count in outside.items() if count}
     return CheckOutcome(bool(columns) and not bad, {"columns_checked": columns, "values_outside": bad})

@@ -47,12 +47,16 @@ steps:
 def _campaign_files(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     step = "  - delay_days: {days}\n    template: first_touch.txt.j2"
-    (folder / "spring.yaml").write_text(CAMPAIGN_YAML.format(
-        name="spring", steps="\n".join(step.format(days=d) for d in (0, 4)),
-        variants=dedent("""\
+    (folder / "spring.yaml").write_text(
+        CAMPAIGN_YAML.format(
+            name="spring",
+            steps="\n".join(step.format(days=d) for d in (0, 4)),
+            variants=dedent("""\
             variants:
               - name: a
-              - name: b""")))
+              - name: b"""),
+        )
+    )
     (folder / "solo.yaml").write_text(CAMPAIGN_YAML.format(name="solo", steps=step.format(days=0), variants=""))
     return folder
 
@@ -96,16 +100,25 @@ REPLIES = [
     ("r7", None, None, "other", MON + timedelta(days=2)),
 ]
 
-CALLS = ([CallRecord("brave", "search", "ok", 120.0, 1)] * 3 + [CallRecord("brave", "search", "cache_hit", 0.1, 0)]
-         + [CallRecord("brave", "search", "error_429", 30.0, 0)]
-         + [CallRecord("millionverifier", "verify", "ok", 200.0, 1)] * 5
-         + [CallRecord("millionverifier", "verify", "cache_hit", 0.1, 0)])
+CALLS = (
+    [CallRecord("brave", "search", "ok", 120.0, 1)] * 3
+    + [CallRecord("brave", "search", "cache_hit", 0.1, 0)]
+    + [CallRecord("brave", "search", "error_429", 30.0, 0)]
+    + [CallRecord("millionverifier", "verify", "ok", 200.0, 1)] * 5
+    + [CallRecord("millionverifier", "verify", "cache_hit", 0.1, 0)]
+)
 
 
 def _inbox(address: str, provider: str, start: date) -> InboxConfig:
-    return InboxConfig.model_validate({"address": address, "display_name": address.split("@")[0].title(),
-                                       "host_provider": provider, "warmup_start": start,
-                                       "smtp": {"host": "127.0.0.1", "port": 2525, "tls": "none"}})
+    return InboxConfig.model_validate(
+        {
+            "address": address,
+            "display_name": address.split("@", maxsplit=1)[0].title(),
+            "host_provider": provider,
+            "warmup_start": start,
+            "smtp": {"host": "127.0.0.1", "port": 2525, "tls": "none"},
+        }
+    )
 
 
 def seed_store(store: CrmStore, campaigns_folder: Path) -> None:
@@ -115,8 +128,10 @@ def seed_store(store: CrmStore, campaigns_folder: Path) -> None:
 
     def rows(tx: Tx) -> None:
         for batch, created in (("b1", W1), ("b2", W2)):
-            tx.execute("INSERT INTO batches (batch_id, name, source_file, content_hash, created_at)"
-                       " VALUES (?, ?, ?, ?, ?)", [batch, f"hotels-{batch}", f"{batch}.csv", f"hash-{batch}", created])
+            tx.execute(
+                "INSERT INTO batches (batch_id, name, source_file, content_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+                [batch, f"hotels-{batch}", f"{batch}.csv", f"hash-{batch}", created],
+            )
         for prospect, batch, sites, status, message, campaign, variant in PROSPECTS:
             created = W1 if batch == "b1" else W2
             email = None if status is None else f"{prospect}@hotel-{prospect}.test"
@@ -124,29 +139,71 @@ def seed_store(store: CrmStore, campaigns_folder: Path) -> None:
             tx.execute(
                 "INSERT INTO prospects (prospect_id, batch_id, first_name, last_name, company, email, active_email,"
                 " email_status, stage, country, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [prospect, batch, "Ada", prospect.upper(), f"Hotel {prospect}", email, email, status,
-                 "enriched" if status in ("ok", "risky") else "new", "FR", created, created])
+                [
+                    prospect,
+                    batch,
+                    "Ada",
+                    prospect.upper(),
+                    f"Hotel {prospect}",
+                    email,
+                    email,
+                    status,
+                    "enriched" if status in ("ok", "risky") else "new",
+                    "FR",
+                    created,
+                    created,
+                ],
+            )
             for index in range(sites):
-                tx.execute("INSERT INTO websites (prospect_id, url, domain, source, confidence) VALUES (?, ?, ?, ?, ?)",
-                           [prospect, f"https://hotel-{prospect}.test/{index}", f"hotel-{prospect}.test", "search",
-                            0.9 - index / 10])
+                tx.execute(
+                    "INSERT INTO websites (prospect_id, url, domain, source, confidence) VALUES (?, ?, ?, ?, ?)",
+                    [
+                        prospect,
+                        f"https://hotel-{prospect}.test/{index}",
+                        f"hotel-{prospect}.test",
+                        "search",
+                        0.9 - index / 10,
+                    ],
+                )
             if campaign is not None:
-                tx.execute("INSERT INTO campaign_members (campaign_id, prospect_id, variant, source, added_at)"
-                           " VALUES (?, ?, ?, 'rule', ?)", [campaign, prospect, variant, created])
+                tx.execute(
+                    "INSERT INTO campaign_members (campaign_id, prospect_id, variant, source, added_at)"
+                    " VALUES (?, ?, ?, 'rule', ?)",
+                    [campaign, prospect, variant, created],
+                )
             if message is not None:
-                tx.execute("INSERT INTO messages (message_id, prospect_id, campaign_id, step, variant, subject, body,"
-                           " status, batch_id, template) VALUES (?, ?, ?, 1, ?, 'Hello', 'Body', ?, ?,"
-                           " 'first_touch.txt.j2')", [f"m-{prospect}-1", prospect, campaign, variant, message, batch])
-        tx.execute("INSERT INTO messages (message_id, prospect_id, campaign_id, step, variant, subject, body, status,"
-                   " batch_id) VALUES ('m-p01-2', 'p01', 'spring', 2, 'a', 'Again', 'Body', 'queued', 'b1')")
+                tx.execute(
+                    "INSERT INTO messages (message_id, prospect_id, campaign_id, step, variant, subject, body,"
+                    " status, batch_id, template) VALUES (?, ?, ?, 1, ?, 'Hello', 'Body', ?, ?,"
+                    " 'first_touch.txt.j2')",
+                    [f"m-{prospect}-1", prospect, campaign, variant, message, batch],
+                )
+        tx.execute(
+            "INSERT INTO messages (message_id, prospect_id, campaign_id, step, variant, subject, body, status,"
+            " batch_id) VALUES ('m-p01-2', 'p01', 'spring', 2, 'a', 'Again', 'Body', 'queued', 'b1')"
+        )
         for send, prospect, campaign, step, inbox, status, claimed, risky in SENDS:
             sent_at = claimed if status in ("sent", "bounced") else None
             tx.execute(
                 "INSERT INTO sends (send_id, prospect_id, campaign_id, step, message_id, inbox, recipient,"
                 " rfc_message_id, risky, status, claimed_at, sent_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [send, prospect, campaign, step, f"m-{prospect}-{step}", inbox, f"{prospect}@hotel-{prospect}.test",
-                 f"<{send}@jengu.test>", risky, status, claimed, sent_at, claimed])
+                [
+                    send,
+                    prospect,
+                    campaign,
+                    step,
+                    f"m-{prospect}-{step}",
+                    inbox,
+                    f"{prospect}@hotel-{prospect}.test",
+                    f"<{send}@jengu.test>",
+                    risky,
+                    status,
+                    claimed,
+                    sent_at,
+                    claimed,
+                ],
+            )
         for reply, prospect, send, intent, received in REPLIES:
             raw = f"reply {reply}".encode()
             digest = hashlib.sha256(raw).hexdigest()
@@ -154,14 +211,32 @@ def seed_store(store: CrmStore, campaigns_folder: Path) -> None:
             tx.execute(
                 "INSERT INTO replies (reply_id, raw_sha256, source, source_key, prospect_id, send_id, matched_by,"
                 " received_at, intent, processed_at) VALUES (?, ?, 'maildir', ?, ?, ?, ?, ?, ?, ?)",
-                [reply, digest, reply, prospect, send, "in_reply_to" if send else "none", received, intent,
-                 None if intent is None else received])
-        tx.execute("INSERT INTO reply_failed_recipients (reply_id, email, hard) VALUES ('r4', 'p04@hotel-p04.test', TRUE)")
-        tx.execute("INSERT INTO reply_failed_recipients (reply_id, email, hard) VALUES ('r5', 'p07@hotel-p07.test', FALSE)")
-        for kind, at in (("inbox_paused", datetime(2025, 1, 21, 12, 0, tzinfo=UTC)),
-                         ("inbox_resumed", datetime(2025, 1, 22, 9, 0, tzinfo=UTC))):
-            tx.execute("INSERT INTO activities (type, title, metadata, created_at) VALUES (?, ?, CAST(? AS JSON), ?)",
-                       [kind, f"{kind} {ANNA}", json.dumps({"inbox": ANNA, "actor": "test", "reason": "test"}), at])
+                [
+                    reply,
+                    digest,
+                    reply,
+                    prospect,
+                    send,
+                    "in_reply_to" if send else "none",
+                    received,
+                    intent,
+                    None if intent is None else received,
+                ],
+            )
+        tx.execute(
+            "INSERT INTO reply_failed_recipients (reply_id, email, hard) VALUES ('r4', 'p04@hotel-p04.test', TRUE)"
+        )
+        tx.execute(
+            "INSERT INTO reply_failed_recipients (reply_id, email, hard) VALUES ('r5', 'p07@hotel-p07.test', FALSE)"
+        )
+        for kind, at in (
+            ("inbox_paused", datetime(2025, 1, 21, 12, 0, tzinfo=UTC)),
+            ("inbox_resumed", datetime(2025, 1, 22, 9, 0, tzinfo=UTC)),
+        ):
+            tx.execute(
+                "INSERT INTO activities (type, title, metadata, created_at) VALUES (?, ?, CAST(? AS JSON), ?)",
+                [kind, f"{kind} {ANNA}", json.dumps({"inbox": ANNA, "actor": "test", "reason": "test"}), at],
+            )
 
     store.run(rows)
     store.record_calls(CALLS, [])
