@@ -88,8 +88,11 @@ def run_baseline(sandbox: Any, pairs: list[tuple[Any, Any]], home: Path) -> dict
 
     async def run() -> tuple[int, int, int]:
         limits = ProviderLimits(concurrency=16, rate_per_second=None, cache_ttl_seconds=0)
-        client = MillionVerifier(ProviderCaller("millionverifier", store, limits),
-                                 api_key=SANDBOX_KEYS["millionverifier"], base_url=sandbox.base_url)
+        client = MillionVerifier(
+            ProviderCaller("millionverifier", store, limits),
+            api_key=SANDBOX_KEYS["millionverifier"],
+            base_url=sandbox.base_url,
+        )
 
         async def person_outcome(index: str) -> tuple[int, int, int]:
             hotel, person = pairs[int(index)]
@@ -127,8 +130,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="jengu-bench-enrich-") as tmp:
         home = Path(tmp)
         hotels = max(10, args.prospects // 3 + 10)
-        with start_sandbox(home, seed=11, hotels=hotels,
-                           millionverifier={"latency_ms": LATENCY_MS, "rate_limit_per_s": RATE_LIMIT}) as sandbox:
+        with start_sandbox(
+            home, seed=11, hotels=hotels, millionverifier={"latency_ms": LATENCY_MS, "rate_limit_per_s": RATE_LIMIT}
+        ) as sandbox:
             pairs = staff(sandbox.world, args.prospects)
             ours = run_pipeline(sandbox, pairs, home)
             baseline = run_baseline(sandbox, pairs, home)

@@ -14,7 +14,6 @@ from typing import Any
 
 import click
 
-from jengu_pipeline.cli.sending import run_sending_tick
 from jengu_pipeline.imports import ImportFailedError, import_file
 from jengu_pipeline.instance import PROJECT_ROOT, dagster_instance
 from jengu_pipeline.sandbox import start_sandbox
@@ -22,6 +21,7 @@ from jengu_pipeline.settings import Settings
 from jengu_pipeline.store import CrmStore, open_store
 from jengu_pipeline.store.campaigns import load_campaigns
 from jengu_pipeline.store.sending import HELD_STATUSES, sending_status
+from jengu_pipeline.ticks import TickFailedError, run_sending_tick
 
 SAMPLE_FILE = PROJECT_ROOT / "data" / "sample" / "sales_navigator_sample.csv"
 SANDBOX_SEED = 7
@@ -53,7 +53,10 @@ def run_demo(settings: Settings, *, quiet: bool) -> dict[str, Any]:
         except ImportFailedError as error:
             raise click.ClickException(str(error)) from error
         clock = demo_clock(datetime.now(UTC))
-        tick = run_sending_tick(instance, at=clock)
+        try:
+            tick = run_sending_tick(instance, at=clock)
+        except TickFailedError as error:
+            raise click.ClickException(str(error)) from error
         hotels = sandbox.world.ground_truth()["hotels"]
         truth = {person["linkedin_url"]: hotel["domain"] for hotel in hotels for person in hotel["staff"]}
         true_emails = {person["linkedin_url"]: person["email"] for hotel in hotels for person in hotel["staff"]}

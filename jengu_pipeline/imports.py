@@ -34,8 +34,13 @@ class ImportResult:
     summary: BatchSummary
 
 
-def import_file(path: Path, settings: Settings, instance: dg.DagsterInstance,
-                progress: ProgressCallback | None = None, job_name: str = "ingest_job") -> ImportResult:
+def import_file(
+    path: Path,
+    settings: Settings,
+    instance: dg.DagsterInstance,
+    progress: ProgressCallback | None = None,
+    job_name: str = "ingest_job",
+) -> ImportResult:
     """Stage ``path`` as a batch, register its partition and run ``job_name`` (the ingest assets) for it now."""
     from jengu_pipeline.definitions import defs
 
@@ -51,8 +56,13 @@ def import_file(path: Path, settings: Settings, instance: dg.DagsterInstance,
     def execute() -> None:
         try:
             outcome["result"] = job.execute_in_process(
-                run_config=QUIET_CONSOLE, instance=instance, partition_key=staged.key, run_id=run_id,
-                raise_on_error=False, tags={"jengu/lane": "ingest"})
+                run_config=QUIET_CONSOLE,
+                instance=instance,
+                partition_key=staged.key,
+                run_id=run_id,
+                raise_on_error=False,
+                tags={"jengu/lane": "ingest"},
+            )
         except BaseException as error:  # surfaced in the calling thread below
             outcome["error"] = error
 

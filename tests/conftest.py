@@ -88,18 +88,40 @@ def postgres_server() -> Iterator[str]:
         shutil.chown(root, user=PG_SYSTEM_USER)
     port = _free_port()
     log = root / "server.log"
-    subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "jengu", "--auth=trust",
-                    "--no-sync", "-E", "UTF8", "--locale=C"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            *prefix,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "jengu",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ],
+        check=True,
+        capture_output=True,
+    )
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off -c max_connections=200"
-    started = subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
-                              "-w", "-t", "60", "start"], capture_output=True, text=True, check=False)
+    started = subprocess.run(
+        [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if started.returncode != 0:
         missing_service(f"PostgreSQL did not start: {started.stderr.strip()} {log.read_text()[-500:]}")
     try:
         yield f"postgresql://jengu@127.0.0.1:{port}"
     finally:
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, check=False)
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            check=False,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -13,9 +13,10 @@ import polars as pl
 
 from jengu_pipeline.assets.enrich import PROVIDER_STEP_RETRY
 from jengu_pipeline.assets.ingest import OWNERS, markdown_preview
+from jengu_pipeline.domain.messages import MessageRequest, WrittenMessage
 from jengu_pipeline.partitions import prospect_batches
 from jengu_pipeline.resources.llm import LlmResource
-from jengu_pipeline.resources.message_writer import MessageRequest, WrittenMessage, write_messages
+from jengu_pipeline.resources.message_writer import write_messages
 from jengu_pipeline.resources.store import CrmStoreResource
 from jengu_pipeline.store import messages as message_store
 
@@ -41,16 +42,27 @@ def _requests(crm: Any, batch_id: str, actor: str, log: Any) -> tuple[list[Messa
 def _previews(written: list[WrittenMessage]) -> dg.MetadataValue:
     """A few finished messages as the recipient would read them (no addresses)."""
     shown = [w for w in written if w.gate.passed][:PREVIEW_MESSAGES]
-    blocks = [f"**{w.draft.subject}** ({w.writer}, {w.request.campaign.name})\n\n```\n"
-              f"{w.draft.body[:PREVIEW_BODY_CHARS]}\n```" for w in shown]
+    blocks = [
+        f"**{w.draft.subject}** ({w.writer}, {w.request.campaign.name})\n\n```\n"
+        f"{w.draft.body[:PREVIEW_BODY_CHARS]}\n```"
+        for w in shown
+    ]
     return dg.MetadataValue.md("\n\n".join(blocks) or "no message passed the gate")
 
 
-def _metadata(written: list[WrittenMessage], counts: dict[str, int], added: dict[str, int],
-              summary: dict[str, Any]) -> dict[str, Any]:
+def _metadata(
+    written: list[WrittenMessage], counts: dict[str, int], added: dict[str, int], summary: dict[str, Any]
+) -> dict[str, Any]:
     rejected = pl.DataFrame(
-        [{"campaign": w.request.campaign.name, "writer": w.writer,
-          "failed_rules": ", ".join(f.rule for f in w.gate.failures)} for w in written if not w.gate.passed],
+        [
+            {
+                "campaign": w.request.campaign.name,
+                "writer": w.writer,
+                "failed_rules": ", ".join(f.rule for f in w.gate.failures),
+            }
+            for w in written
+            if not w.gate.passed
+        ],
         schema={"campaign": pl.String, "writer": pl.String, "failed_rules": pl.String},
     )
     return {
@@ -91,17 +103,24 @@ def messages(context: dg.AssetExecutionContext, store: CrmStoreResource, llm: Ll
         if done % PROGRESS_EVERY == 0 or done == total:
             context.log.info(f"messages for {batch_id}: {done}/{total} written")
 
-    written = llm.run_with_models(lambda models: write_messages(models, requests, batch_id=batch_id,
-                                                                progress=progress))
+    written = llm.run_with_models(lambda models: write_messages(models, requests, batch_id=batch_id, progress=progress))
     counts = message_store.replace_batch_messages(crm, batch_id, written)
     if counts.get("rejected"):
         context.log.warning(f"{counts['rejected']} messages failed the gate in every tier and were not queued")
     return dg.MaterializeResult(metadata=_metadata(written, counts, added, message_store.batch_summary(crm, batch_id)))
 
 
-@dg.asset_check(asset=messages, blocking=True,
-                description="Every unsent message that is queued or awaiting approval still passes the gate.")
+@dg.asset_check(
+    asset=messages,
+    blocking=True,
+    description="Every unsent message that is queued or awaiting approval still passes the gate.",
+)
 def messages_cleared_pass_gate(store: CrmStoreResource) -> dg.AssetCheckResult:
     violations = message_store.gate_violations(store.open())
-    return dg.AssetCheckResult(passed=not violations, metadata={
-        "violations": len(violations), "examples": dg.MetadataValue.json(dict(list(violations.items())[:10]))})
+    return dg.AssetCheckResult(
+        passed=not violations,
+        metadata={
+            "violations": len(violations),
+            "examples": dg.MetadataValue.json(dict(list(violations.items())[:10])),
+        },
+    )

@@ -30,15 +30,23 @@ def _domains(people: list[Person]) -> list[str]:
     return sorted(d for d in found if d)
 
 
-def _metadata(report: FinderReport, *, leased_elsewhere: int, waiting: int, written: dict[str, int],
-              summary: dict[str, dict[str, int]]) -> dict[str, Any]:
+def _metadata(
+    report: FinderReport,
+    *,
+    leased_elsewhere: int,
+    waiting: int,
+    written: dict[str, int],
+    summary: dict[str, dict[str, int]],
+) -> dict[str, Any]:
     outcomes = report.outcomes()
     paid = sum(a.cost_units for a in report.attempts)
     calls = Counter(a.provider for a in report.attempts if a.cost_units)
     facts = report.facts.values()
     preview = pl.DataFrame(
-        [{"domain": email_domain(f.email) if f.email else None, "outcome": f.outcome, "reason": f.reason}
-         for f in report.findings],
+        [
+            {"domain": email_domain(f.email) if f.email else None, "outcome": f.outcome, "reason": f.reason}
+            for f in report.findings
+        ],
         schema={"domain": pl.String, "outcome": pl.String, "reason": pl.String},
     )
     worked = len(report.findings)
@@ -78,8 +86,9 @@ def _metadata(report: FinderReport, *, leased_elsewhere: int, waiting: int, writ
     ),
     retry_policy=PROVIDER_STEP_RETRY,
 )
-def email_verifications(context: dg.AssetExecutionContext, store: CrmStoreResource, verifier: VerifierResource,
-                        alerts: AlertsResource) -> dg.MaterializeResult:
+def email_verifications(
+    context: dg.AssetExecutionContext, store: CrmStoreResource, verifier: VerifierResource, alerts: AlertsResource
+) -> dg.MaterializeResult:
     batch_id = context.partition_key
     crm = store.open()
     people, waiting = email_store.people_to_find(crm, batch_id)
@@ -93,8 +102,14 @@ def email_verifications(context: dg.AssetExecutionContext, store: CrmStoreResour
 
     try:
         facts, learned = email_store.domain_knowledge(crm, _domains(mine))
-        report = verifier.find_emails(mine, learned=learned, global_counts=email_store.global_pattern_counts(crm),
-                                      facts=facts, batch_id=batch_id, progress=progress)
+        report = verifier.find_emails(
+            mine,
+            learned=learned,
+            global_counts=email_store.global_pattern_counts(crm),
+            facts=facts,
+            batch_id=batch_id,
+            progress=progress,
+        )
         written = email_store.record_findings(crm, batch_id, report)
     finally:
         email_store.release_leases(crm, holder)
@@ -102,17 +117,29 @@ def email_verifications(context: dg.AssetExecutionContext, store: CrmStoreResour
     pending = [f.reason for f in report.findings if f.outcome == "pending"]
     if pending:
         reasons = Counter(pending).most_common(3)
-        message = (f"email finding for batch {batch_id}: {len(pending)} prospects left pending "
-                   f"({'; '.join(r for r, _ in reasons)}); re-run the partition to resume")
+        message = (
+            f"email finding for batch {batch_id}: {len(pending)} prospects left pending "
+            f"({'; '.join(r for r, _ in reasons)}); re-run the partition to resume"
+        )
         context.log.warning(message)
         alerts.send(message)
-    return dg.MaterializeResult(metadata=_metadata(
-        report, leased_elsewhere=len(people) - len(mine), waiting=waiting, written=written,
-        summary=email_store.batch_email_summary(crm, batch_id)))
+    return dg.MaterializeResult(
+        metadata=_metadata(
+            report,
+            leased_elsewhere=len(people) - len(mine),
+            waiting=waiting,
+            written=written,
+            summary=email_store.batch_email_summary(crm, batch_id),
+        )
+    )
 
 
-@dg.asset_check(asset=email_verifications, name=EMAILS_UNIQUE_AND_VERIFIED, blocking=True,
-                description="Every chosen address was verified ok, or is risky at a known catch-all domain.")
+@dg.asset_check(
+    asset=email_verifications,
+    name=EMAILS_UNIQUE_AND_VERIFIED,
+    blocking=True,
+    description="Every chosen address was verified ok, or is risky at a known catch-all domain.",
+)
 def email_verifications_chosen_addresses_verified(store: CrmStoreResource) -> dg.AssetCheckResult:
     unbacked = email_store.chosen_without_evidence(store.open())
     return dg.AssetCheckResult(passed=unbacked == 0, metadata={"chosen_without_evidence": unbacked})

@@ -33,8 +33,13 @@ class SendTickConfig(dg.Config):
         "materialisation is one sending tick: caps from the ledger, business hours per prospect, inbox rotation."
     ),
 )
-def sends(context: dg.AssetExecutionContext, config: SendTickConfig, store: CrmStoreResource,
-          sending: SendingResource, alerts: AlertsResource) -> dg.MaterializeResult:
+def sends(
+    context: dg.AssetExecutionContext,
+    config: SendTickConfig,
+    store: CrmStoreResource,
+    sending: SendingResource,
+    alerts: AlertsResource,
+) -> dg.MaterializeResult:
     at = datetime.fromisoformat(config.at) if config.at else None
     if at is not None and not sending.sandbox:
         raise dg.Failure("`at` (a simulated clock) is only allowed in the SANDBOX (JENGU_SANDBOX=1)")
@@ -46,37 +51,47 @@ def sends(context: dg.AssetExecutionContext, config: SendTickConfig, store: CrmS
     report = sender.tick()
     if report.stopped:
         context.log.warning("sending is stopped (emergency stop): nothing was sent; `jengu sending resume` to go on")
-    context.log.info(f"tick at {report.at.isoformat()}: {dict(report.outcomes)} sent/failed, "
-                     f"{sum(report.skipped.values())} left for later")
+    context.log.info(
+        f"tick at {report.at.isoformat()}: {dict(report.outcomes)} sent/failed, "
+        f"{sum(report.skipped.values())} left for later"
+    )
     status = ledger.sending_status(crm)
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": sum(status["ledger"].values()),
-        "sent": report.sent,
-        "planned": report.planned,
-        "outcomes": dg.MetadataValue.json(dict(report.outcomes)),
-        "skipped": dg.MetadataValue.json(dict(report.skipped)),
-        "paused_inboxes": dg.MetadataValue.json(report.paused_inboxes),
-        "reconciled": dg.MetadataValue.json(report.reconciled),
-        "emergency_stop": report.stopped,
-        "ledger_by_status": dg.MetadataValue.json(status["ledger"]),
-        "inboxes": dg.MetadataValue.json(status["inboxes"]),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(status["ledger"].values()),
+            "sent": report.sent,
+            "planned": report.planned,
+            "outcomes": dg.MetadataValue.json(dict(report.outcomes)),
+            "skipped": dg.MetadataValue.json(dict(report.skipped)),
+            "paused_inboxes": dg.MetadataValue.json(report.paused_inboxes),
+            "reconciled": dg.MetadataValue.json(report.reconciled),
+            "emergency_stop": report.stopped,
+            "ledger_by_status": dg.MetadataValue.json(status["ledger"]),
+            "inboxes": dg.MetadataValue.json(status["inboxes"]),
+        }
+    )
 
 
-@dg.asset_check(asset=sends, blocking=False,
-                description="No message went to an address after it was suppressed (bounce, unsubscribe, ...).")
+@dg.asset_check(
+    asset=sends,
+    blocking=False,
+    description="No message went to an address after it was suppressed (bounce, unsubscribe, ...).",
+)
 def sends_never_after_suppression(store: CrmStoreResource) -> dg.AssetCheckResult:
     count = store.open().query(
         "SELECT count(*) AS n FROM sends s JOIN suppressions x ON x.email = s.recipient"
-        " WHERE s.status IN ('sent', 'unknown') AND s.claimed_at > x.created_at")["n"][0]
+        " WHERE s.status IN ('sent', 'unknown') AND s.claimed_at > x.created_at"
+    )["n"][0]
     return dg.AssetCheckResult(passed=count == 0, metadata={"sends_after_suppression": int(count)})
 
 
-@dg.asset_check(asset=sends, blocking=False,
-                description="No inbox went over its configured daily cap on any day, by the ledger.")
+@dg.asset_check(
+    asset=sends, blocking=False, description="No inbox went over its configured daily cap on any day, by the ledger."
+)
 def sends_within_daily_caps(store: CrmStoreResource) -> dg.AssetCheckResult:
     over = store.open().query(
         "SELECT s.inbox, CAST(s.claimed_at AS DATE) AS day, count(*) AS n, max(i.daily_cap) AS cap"
         " FROM sends s JOIN inboxes i ON i.inbox = s.inbox WHERE s.status IN ('claimed', 'sent', 'unknown', 'bounced')"
-        " GROUP BY s.inbox, CAST(s.claimed_at AS DATE) HAVING count(*) > max(i.daily_cap)")
+        " GROUP BY s.inbox, CAST(s.claimed_at AS DATE) HAVING count(*) > max(i.daily_cap)"
+    )
     return dg.AssetCheckResult(passed=over.is_empty(), metadata={"inbox_days_over_cap": over.height})

@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import click
-import dagster as dg
 
 from jengu_pipeline.cli.common import CLI_ACTOR, emit_json, with_store
-from jengu_pipeline.imports import QUIET_CONSOLE
 from jengu_pipeline.instance import dagster_instance
 from jengu_pipeline.resources.sending import SendingConfigError, SendingResource, preflight
 from jengu_pipeline.settings import get_settings
 from jengu_pipeline.store import sending as ledger
-
-
-def run_sending_tick(instance: dg.DagsterInstance, *, at: datetime | None = None) -> dict[str, Any]:
-    """Run ``sending_job`` once in this process (recorded in the Dagster instance); the tick's metadata."""
-    from jengu_pipeline.definitions import defs
-
-    run_config: dict[str, Any] = {**QUIET_CONSOLE, "ops": {"sends": {"config": {"at": at.isoformat() if at else ""}}}}
-    result = defs.resolve_job_def("sending_job").execute_in_process(
-        run_config=run_config, instance=instance, raise_on_error=False, tags={"jengu/lane": "send"}
-    )
-    if not result.success:
-        failure = next((event for event in result.all_events if event.is_failure), None)
-        raise click.ClickException(f"sending tick failed: {failure.message if failure else 'see the run log'}")
-    metadata = result.asset_materializations_for_node("sends")[0].metadata
-    return {key: value.value for key, value in metadata.items()}
+from jengu_pipeline.ticks import TickFailedError, run_sending_tick
 
 
 @click.command()
@@ -44,7 +27,10 @@ def run_sending_tick(instance: dg.DagsterInstance, *, at: datetime | None = None
 def send(once: bool, at: datetime | None, as_json: bool) -> None:
     """Send what the caps, business hours and the emergency stop allow right now."""
     settings = get_settings()
-    report = run_sending_tick(dagster_instance(settings), at=at.replace(tzinfo=UTC) if at else None)
+    try:
+        report = run_sending_tick(dagster_instance(settings), at=at.replace(tzinfo=UTC) if at else None)
+    except TickFailedError as error:
+        raise click.ClickException(str(error)) from error
     if as_json:
         emit_json(report)
         return

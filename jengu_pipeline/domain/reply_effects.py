@@ -10,10 +10,19 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Final, Literal
 
-Category = Literal["bounce_hard", "bounce_soft", "auto_reply", "unsubscribe", "interested", "not_interested",
-                   "question", "other"]
-CATEGORIES: Final[tuple[Category, ...]] = ("bounce_hard", "bounce_soft", "auto_reply", "unsubscribe", "interested",
-                                           "not_interested", "question", "other")
+Category = Literal[
+    "bounce_hard", "bounce_soft", "auto_reply", "unsubscribe", "interested", "not_interested", "question", "other"
+]
+CATEGORIES: Final[tuple[Category, ...]] = (
+    "bounce_hard",
+    "bounce_soft",
+    "auto_reply",
+    "unsubscribe",
+    "interested",
+    "not_interested",
+    "question",
+    "other",
+)
 HUMAN: Final[frozenset[Category]] = frozenset({"interested", "not_interested", "question", "other"})
 """Replies written by a person about the offer: each stops every further step to that prospect."""
 STOPPING: Final[frozenset[Category]] = HUMAN | {"bounce_hard", "unsubscribe"}
@@ -30,8 +39,12 @@ PAUSE_WITHOUT_DATE: Final = timedelta(days=14)
 # Stages an operator or an earlier reply set that a reply never moves back: a booked meeting stays booked,
 # and an unsubscribed or bounced address stays out whatever it says later.
 _FINAL_STAGES: Final = frozenset({"meeting_booked", "unsubscribed", "bounced", "complained"})
-_HUMAN_STAGE: Final[dict[Category, str]] = {"interested": "interested", "question": "replied",
-                                            "not_interested": "not_interested", "other": "replied"}
+_HUMAN_STAGE: Final[dict[Category, str]] = {
+    "interested": "interested",
+    "question": "replied",
+    "not_interested": "not_interested",
+    "other": "replied",
+}
 
 
 @dataclass(frozen=True)
@@ -72,9 +85,16 @@ def next_stage(current: str | None, category: Category) -> str | None:
     return None if target == current else target
 
 
-def effects_of(category: Category, *, current_stage: str | None, recipient: str | None,
-               hard_failed: tuple[str, ...], soft_in_a_row: dict[str, int], received_at: datetime,
-               return_date: date | None) -> Effects:
+def effects_of(
+    category: Category,
+    *,
+    current_stage: str | None,
+    recipient: str | None,
+    hard_failed: tuple[str, ...],
+    soft_in_a_row: dict[str, int],
+    received_at: datetime,
+    return_date: date | None,
+) -> Effects:
     """The effects of one reply.
 
     ``recipient``: the matched send's address (or the prospect's) - the address an unsubscribe or a bounce
@@ -83,18 +103,27 @@ def effects_of(category: Category, *, current_stage: str | None, recipient: str 
     """
     if category in ("bounce_hard", "bounce_soft"):
         escalated = tuple(sorted(email for email, count in soft_in_a_row.items() if count >= SOFT_BOUNCES_AS_HARD))
-        dead = tuple(sorted({*hard_failed, *escalated} or ({recipient} if category == "bounce_hard" and recipient
-                                                           else set())))
+        dead = tuple(
+            sorted({*hard_failed, *escalated} or ({recipient} if category == "bounce_hard" and recipient else set()))
+        )
         if not dead:
             return Effects()
         about_prospect = recipient in dead if recipient else True
-        return Effects(suppress=dead, suppress_reason="hard_bounce", invalid_emails=dead,
-                       bounce_send=about_prospect,
-                       stage=next_stage(current_stage, "bounce_hard") if about_prospect else None,
-                       stop_sequences=about_prospect)
+        return Effects(
+            suppress=dead,
+            suppress_reason="hard_bounce",
+            invalid_emails=dead,
+            bounce_send=about_prospect,
+            stage=next_stage(current_stage, "bounce_hard") if about_prospect else None,
+            stop_sequences=about_prospect,
+        )
     if category == "auto_reply":
         return Effects(pause_until=pause_until(return_date, received_at))
     if category == "unsubscribe":
-        return Effects(suppress=(recipient,) if recipient else (), suppress_reason="unsubscribe",
-                       stage=next_stage(current_stage, category), stop_sequences=True)
+        return Effects(
+            suppress=(recipient,) if recipient else (),
+            suppress_reason="unsubscribe",
+            stage=next_stage(current_stage, category),
+            stop_sequences=True,
+        )
     return Effects(stage=next_stage(current_stage, category), stop_sequences=True)

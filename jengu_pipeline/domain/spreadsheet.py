@@ -19,7 +19,10 @@ def neutralise_cell(value: str) -> str:
 def neutralise_frame(frame: pl.DataFrame) -> pl.DataFrame:
     """Every text column with formula-like cells quoted; other columns unchanged."""
     return frame.with_columns(
-        pl.when(pl.col(name).str.contains(_TRIGGER_PATTERN)).then(pl.lit("'") + pl.col(name))
-        .otherwise(pl.col(name)).alias(name)
-        for name, dtype in frame.schema.items() if dtype == pl.String
+        pl.when(pl.col(name).str.contains(_TRIGGER_PATTERN))
+        .then(pl.lit("'") + pl.col(name))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name, dtype in frame.schema.items()
+        if dtype == pl.String
     )

@@ -22,10 +22,13 @@ class CampaignMembershipConfig(dg.Config):
     by_rules: bool = Field(default=False, description="also add every eligible prospect the audience rules match")
 
 
-@dg.op(description="Assign and remove campaign members; every change is an activity on the prospect.",
-       tags={"jengu/lane": "campaigns"})
-def change_campaign_membership(context: dg.OpExecutionContext, config: CampaignMembershipConfig,
-                               store: CrmStoreResource) -> dg.Output[None]:
+@dg.op(
+    description="Assign and remove campaign members; every change is an activity on the prospect.",
+    tags={"jengu/lane": "campaigns"},
+)
+def change_campaign_membership(
+    context: dg.OpExecutionContext, config: CampaignMembershipConfig, store: CrmStoreResource
+) -> dg.Output[None]:
     crm = store.open()
     actor = f"{JOB_ACTOR} run {context.run_id}"
     added: dict[str, str | None] = {}
@@ -35,12 +38,21 @@ def change_campaign_membership(context: dg.OpExecutionContext, config: CampaignM
         added |= assign_manually(crm, config.campaign, config.add, actor=actor).added
     removed = remove_manually(crm, config.campaign, config.remove, actor=actor).removed if config.remove else []
     context.log.info(f"campaign {config.campaign}: {len(added)} added, {len(removed)} removed")
-    return dg.Output(None, metadata={"campaign": config.campaign, "added": len(added), "removed": len(removed),
-                                     "added_ids": dg.MetadataValue.json(added),
-                                     "removed_ids": dg.MetadataValue.json(removed)})
+    return dg.Output(
+        None,
+        metadata={
+            "campaign": config.campaign,
+            "added": len(added),
+            "removed": len(removed),
+            "added_ids": dg.MetadataValue.json(added),
+            "removed_ids": dg.MetadataValue.json(removed),
+        },
+    )
 
 
-@dg.job(description="Change who is in a campaign: run config {campaign, add: [...], remove: [...], by_rules}.",
-        tags={"jengu/lane": "campaigns"})
+@dg.job(
+    description="Change who is in a campaign: run config {campaign, add: [...], remove: [...], by_rules}.",
+    tags={"jengu/lane": "campaigns"},
+)
 def campaign_membership_job() -> None:
     change_campaign_membership()

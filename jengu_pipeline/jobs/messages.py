@@ -18,20 +18,25 @@ class MessageApprovalConfig(dg.Config):
     approved_by: str = Field(description="who approves (kept on each message and in its activity)")
 
 
-@dg.op(description="Queue messages that wait for a person's approval; each approval is an activity.",
-       tags={"jengu/lane": "compose"})
-def approve_messages(context: dg.OpExecutionContext, config: MessageApprovalConfig,
-                     store: CrmStoreResource) -> dg.Output[None]:
+@dg.op(
+    description="Queue messages that wait for a person's approval; each approval is an activity.",
+    tags={"jengu/lane": "compose"},
+)
+def approve_messages(
+    context: dg.OpExecutionContext, config: MessageApprovalConfig, store: CrmStoreResource
+) -> dg.Output[None]:
     if bool(config.campaign) == bool(config.message_ids):
         raise dg.Failure("give either campaign or message_ids in the run config")
     actor = f"{config.approved_by} (dagster run {context.run_id})"
-    approved = approve(store.open(), actor=actor, campaign_id=config.campaign or None,
-                       message_ids=config.message_ids)
+    approved = approve(store.open(), actor=actor, campaign_id=config.campaign or None, message_ids=config.message_ids)
     context.log.info(f"{len(approved)} messages approved by {config.approved_by}")
     return dg.Output(None, metadata={"approved": len(approved), "message_ids": dg.MetadataValue.json(approved)})
 
 
-@dg.job(description="Approve messages of campaigns with requires_approval: run config {campaign | message_ids, "
-                    "approved_by}.", tags={"jengu/lane": "compose"})
+@dg.job(
+    description="Approve messages of campaigns with requires_approval: run config {campaign | message_ids, "
+    "approved_by}.",
+    tags={"jengu/lane": "compose"},
+)
 def message_approval_job() -> None:
     approve_messages()

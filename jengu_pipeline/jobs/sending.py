@@ -21,10 +21,13 @@ class SendingControlConfig(dg.Config):
     actor: str = Field(description="who (kept in the activity)")
 
 
-@dg.op(description="Flip the emergency stop or one inbox's pause; a running tick sees it before its next send.",
-       tags={"jengu/lane": "send"})
-def change_sending(context: dg.OpExecutionContext, config: SendingControlConfig,
-                   store: CrmStoreResource) -> dg.Output[None]:
+@dg.op(
+    description="Flip the emergency stop or one inbox's pause; a running tick sees it before its next send.",
+    tags={"jengu/lane": "send"},
+)
+def change_sending(
+    context: dg.OpExecutionContext, config: SendingControlConfig, store: CrmStoreResource
+) -> dg.Output[None]:
     crm = store.open()
     actor = f"{config.actor} (dagster run {context.run_id})"
     if config.action in ("stop", "resume"):
@@ -32,13 +35,16 @@ def change_sending(context: dg.OpExecutionContext, config: SendingControlConfig,
     else:
         if not config.inbox:
             raise dg.Failure(f"{config.action} needs the inbox address in the run config")
-        ledger.set_inbox_paused(crm, config.inbox, config.action == "pause_inbox",
-                                reason=config.reason or "by an operator", actor=actor)
+        ledger.set_inbox_paused(
+            crm, config.inbox, config.action == "pause_inbox", reason=config.reason or "by an operator", actor=actor
+        )
     status = ledger.sending_status(crm)
     return dg.Output(None, metadata={"stopped": status["stopped"], "inboxes": dg.MetadataValue.json(status["inboxes"])})
 
 
-@dg.job(description="Emergency stop / resume of all sending, or pause / resume of one inbox (run config).",
-        tags={"jengu/lane": "send"})
+@dg.job(
+    description="Emergency stop / resume of all sending, or pause / resume of one inbox (run config).",
+    tags={"jengu/lane": "send"},
+)
 def sending_control_job() -> None:
     change_sending()

@@ -509,9 +509,7 @@ class ProviderCaller:
         self._sleep = sleep
         self._clock = clock
         self._draw = draw
-        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
         self._key_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._held_units = 0
         self._held_lock = threading.Lock()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 import dns.exception
 
@@ -29,10 +28,7 @@ from jengu_pipeline.domain.emails import (
     pattern_order,
 )
 from jengu_pipeline.resources.calls import BreakerOpen, ProviderError, QuotaExhausted, metered
-
-if TYPE_CHECKING:
-    from jengu_pipeline.resources.verify import EmailVerifier, MxLookup, Verification
-
+from jengu_pipeline.resources.verification import EmailVerifier, MxLookup, Verification
 
 UNDECIDED = "the domain's mail server would not say (greylisting); asked again next run"
 
@@ -135,8 +131,17 @@ class EmailFinder:
         self._note(person, email, verdict.provider, verdict.result, verdict.detail, pattern=pattern, cost=meter.units)
         return verdict
 
-    def _note(self, person: Person, email: str, provider: str, result: str, detail: str, *,
-              pattern: str | None = None, cost: int = 0) -> None:
+    def _note(
+        self,
+        person: Person,
+        email: str,
+        provider: str,
+        result: str,
+        detail: str,
+        *,
+        pattern: str | None = None,
+        cost: int = 0,
+    ) -> None:
         self.report.attempts.append(Attempt(person.prospect_id, email, provider, result, detail, pattern, cost))
         self._asked.add((person.prospect_id, email))
 
@@ -176,8 +181,9 @@ class EmailFinder:
         """No mailbox at this domain can be confirmed: it accepts any address, or the verifier cannot tell."""
         return bool(self.report.facts[domain].catch_all) or domain in self._unchecked
 
-    async def _with_known_pattern(self, domain: str, people: list[Person], tried: int,
-                                  results: dict[str, Finding]) -> None:
+    async def _with_known_pattern(
+        self, domain: str, people: list[Person], tried: int, results: dict[str, Finding]
+    ) -> None:
         """Everyone still open gets the domain's learned pattern alone (or is unreachable if none was learned)."""
         facts = self.report.facts[domain]
         known = [pattern for pattern, _ in self.learned.get(domain, Counter()).most_common()]

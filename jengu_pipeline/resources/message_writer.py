@@ -11,64 +11,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
 
-from jengu_pipeline.domain.campaigns import Campaign, Step
+from jengu_pipeline.domain.campaigns import Step
 from jengu_pipeline.domain.compose import (
     PROMPTS,
     Draft,
     DraftError,
-    MessageFacts,
     build_prompt,
     parse_draft,
     render_template,
     with_footer,
 )
-from jengu_pipeline.domain.message_gate import GateContext, GateResult, check_message
+from jengu_pipeline.domain.message_gate import GateResult, check_message
+from jengu_pipeline.domain.messages import Attempt, MessageRequest, WrittenMessage
 from jengu_pipeline.resources.calls import ProviderError
 from jengu_pipeline.resources.llm import ChatModel, Prompt
 
 TEMPLATE_WRITER = "template"
 MAX_TOKENS = 700
 TEMPERATURE = 0.7
-
-AttemptOutcome = Literal["written", "provider_error", "unusable_answer", "gate_failed"]
-
-
-@dataclass(frozen=True)
-class MessageRequest:
-    """One message to write: the facts, the campaign and its step, and what the gate needs to judge it."""
-
-    facts: MessageFacts
-    campaign: Campaign
-    step: Step
-    gate: GateContext
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One tier's try: who, and what came of it (gate failure rules, or the error in a line)."""
-
-    writer: str
-    model: str | None
-    outcome: AttemptOutcome
-    detail: str = ""
-    failed_rules: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class WrittenMessage:
-    """The final text, who wrote it with which prompt version or template, the gate's verdict and the path."""
-
-    request: MessageRequest
-    draft: Draft
-    writer: str
-    model: str | None
-    prompt_version: str | None
-    template: str | None
-    gate: GateResult
-    attempts: tuple[Attempt, ...] = field(default=())
 
 
 def _fallback_template(step: Step) -> str:
@@ -83,8 +44,9 @@ def _judge(draft: Draft, request: MessageRequest) -> tuple[Draft, GateResult]:
     return final, check_message(final.subject, final.body, None, request.gate)
 
 
-async def write_message(models: Sequence[ChatModel], request: MessageRequest, *,
-                        batch_id: str | None = None) -> WrittenMessage:
+async def write_message(
+    models: Sequence[ChatModel], request: MessageRequest, *, batch_id: str | None = None
+) -> WrittenMessage:
     """Walk the chain for one message; never raises for a provider's failure."""
     attempts: list[Attempt] = []
     if request.step.prompt is not None:
@@ -106,21 +68,27 @@ async def write_message(models: Sequence[ChatModel], request: MessageRequest, *,
                 continue
             if verdict.passed:
                 attempts.append(Attempt(completion.provider, completion.model, "written"))
-                return WrittenMessage(request, final, completion.provider, completion.model, spec.version, None,
-                                      verdict, tuple(attempts))
+                return WrittenMessage(
+                    request, final, completion.provider, completion.model, spec.version, None, verdict, tuple(attempts)
+                )
             rules = tuple(failure.rule for failure in verdict.failures)
             attempts.append(Attempt(completion.provider, completion.model, "gate_failed", "; ".join(rules), rules))
     template = _fallback_template(request.step)
     final, verdict = _judge(render_template(template, request.facts, request.campaign.sender), request)
     rules = tuple(failure.rule for failure in verdict.failures)
-    attempts.append(Attempt(TEMPLATE_WRITER, None, "written" if verdict.passed else "gate_failed",
-                            "; ".join(rules), rules))
+    attempts.append(
+        Attempt(TEMPLATE_WRITER, None, "written" if verdict.passed else "gate_failed", "; ".join(rules), rules)
+    )
     return WrittenMessage(request, final, TEMPLATE_WRITER, None, None, template, verdict, tuple(attempts))
 
 
-async def write_messages(models: Sequence[ChatModel], requests: Sequence[MessageRequest], *,
-                         batch_id: str | None = None,
-                         progress: Callable[[int, int], None] | None = None) -> list[WrittenMessage]:
+async def write_messages(
+    models: Sequence[ChatModel],
+    requests: Sequence[MessageRequest],
+    *,
+    batch_id: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[WrittenMessage]:
     """All messages concurrently (each provider's own limits pace the calls), in the order asked."""
     done = 0
 

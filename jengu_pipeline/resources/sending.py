@@ -97,9 +97,15 @@ class TickReport:
         return self.outcomes["sent"]
 
     def to_json(self) -> dict[str, Any]:
-        return {"at": self.at.isoformat(), "planned": self.planned, "outcomes": dict(self.outcomes),
-                "skipped": dict(self.skipped), "paused_inboxes": self.paused_inboxes, "reconciled": self.reconciled,
-                "stopped": self.stopped}
+        return {
+            "at": self.at.isoformat(),
+            "planned": self.planned,
+            "outcomes": dict(self.outcomes),
+            "skipped": dict(self.skipped),
+            "paused_inboxes": self.paused_inboxes,
+            "reconciled": self.reconciled,
+            "stopped": self.stopped,
+        }
 
 
 @dataclass
@@ -135,9 +141,13 @@ class Sender:
 
     def _smtp(self, inbox: InboxConfig) -> SmtpEndpoint:
         host, port = self.smtp_override or (inbox.smtp.host, inbox.smtp.port)
-        return SmtpEndpoint(host, port, "none" if self.smtp_override else inbox.smtp.tls,
-                            username=inbox.smtp.username,
-                            password=_secret(inbox.smtp.password_env, f"inbox {inbox.address} SMTP password"))
+        return SmtpEndpoint(
+            host,
+            port,
+            "none" if self.smtp_override else inbox.smtp.tls,
+            username=inbox.smtp.username,
+            password=_secret(inbox.smtp.password_env, f"inbox {inbox.address} SMTP password"),
+        )
 
     def _imap(self, inbox: InboxConfig) -> ImapEndpoint | None:
         imap = inbox.imap
@@ -184,8 +194,7 @@ class Sender:
                 held += 1
                 continue
             if present:
-                ledger.resolve(self.store, send_id, sent=True, actor=f"reconciled from {address} Sent folder",
-                               now=now)
+                ledger.resolve(self.store, send_id, sent=True, actor=f"reconciled from {address} Sent folder", now=now)
                 found += 1
             else:
                 held += 1
@@ -197,11 +206,23 @@ class Sender:
         states = []
         for inbox in self.config.inboxes:
             seen = ledger.inbox_ledger(self.store, inbox.address, day.start, day.end, rules.bounce_window)
-            blocked = inbox_block(paused=seen.status != "active", health=bounce_health(seen.recent_bounces, rules),
-                                  preflight_failed=seen.preflight_status == "failed",
-                                  preflight_override=inbox.preflight_override)
-            states.append(InboxState(inbox.address, inbox_day_cap(inbox, day.day, rules), seen.sent_today,
-                                     seen.risky_sent_today, seen.last_sent_at, 0.0, blocked))
+            blocked = inbox_block(
+                paused=seen.status != "active",
+                health=bounce_health(seen.recent_bounces, rules),
+                preflight_failed=seen.preflight_status == "failed",
+                preflight_override=inbox.preflight_override,
+            )
+            states.append(
+                InboxState(
+                    inbox.address,
+                    inbox_day_cap(inbox, day.day, rules),
+                    seen.sent_today,
+                    seen.risky_sent_today,
+                    seen.last_sent_at,
+                    0.0,
+                    blocked,
+                )
+            )
         global_left = None
         if rules.global_daily_cap is not None:
             global_left = rules.global_daily_cap - ledger.sent_today_total(self.store, day.start, day.end)
@@ -218,11 +239,16 @@ class Sender:
         report.skipped.update("suppressed_or_outside_sandbox" for q in queued if q.email in blocked)
         owners = [(inbox.address, inbox.display_name) for inbox in self.config.inboxes]
         choices = {q.message_id: choose_inbox(q.body, q.sender, owners, q.pinned_inbox) for q in queued}
-        report.skipped.update("no_inbox_for_signer" for q in queued
-                              if q.email not in blocked and not choices[q.message_id].allowed)
+        report.skipped.update(
+            "no_inbox_for_signer" for q in queued if q.email not in blocked and not choices[q.message_id].allowed
+        )
         by_id = {q.message_id: q for q in queued if q.email not in blocked and choices[q.message_id].allowed}
-        items = [QueueItem(q.message_id, q.prospect_id, q.step, q.risky, q.timezone, q.country,
-                           inbox=choices[q.message_id].inbox) for q in by_id.values()]
+        items = [
+            QueueItem(
+                q.message_id, q.prospect_id, q.step, q.risky, q.timezone, q.country, inbox=choices[q.message_id].inbox
+            )
+            for q in by_id.values()
+        ]
         plan = plan_tick(items, states, now=now, rules=rules, rng=self.rng, global_remaining=global_left)
         report.planned = len(plan.assignments)
         report.skipped.update(skip.reason for skip in plan.skipped)
@@ -235,12 +261,19 @@ class Sender:
             if delay > 0:
                 self.sleep(delay)
             item = by_id[assignment.item.message_id]
-            if not self._send_one(item, self._inboxes[assignment.inbox], (caps[assignment.inbox],
-                                  rules.global_daily_cap), day, report):
+            if not self._send_one(
+                item, self._inboxes[assignment.inbox], (caps[assignment.inbox], rules.global_daily_cap), day, report
+            ):
                 return
 
-    def _send_one(self, item: ledger.QueuedMessage, inbox: InboxConfig, caps: tuple[int, int | None],
-                  day: tuple[datetime, datetime], report: TickReport) -> bool:
+    def _send_one(
+        self,
+        item: ledger.QueuedMessage,
+        inbox: InboxConfig,
+        caps: tuple[int, int | None],
+        day: tuple[datetime, datetime],
+        report: TickReport,
+    ) -> bool:
         """Claim, send, record one message; False when the emergency stop says to end the tick.
 
         Everything that can fail without the network (secrets, building the message) happens before the claim,
@@ -256,8 +289,17 @@ class Sender:
             report.skipped["unbuildable_message"] += 1
             return True
         try:
-            claim = ledger.claim(self.store, item, send_id=send_id, inbox=inbox.address, rfc_message_id=rfc_id,
-                                 now=self.clock(), caps=caps, day=day, claimed_by=self.claimed_by)
+            claim = ledger.claim(
+                self.store,
+                item,
+                send_id=send_id,
+                inbox=inbox.address,
+                rfc_message_id=rfc_id,
+                now=self.clock(),
+                caps=caps,
+                day=day,
+                claimed_by=self.claimed_by,
+            )
         except ledger.ClaimRefused as refused:
             report.skipped[refused.reason] += 1
             if refused.reason == "emergency_stop":
@@ -266,8 +308,9 @@ class Sender:
             return True
         result = session.send(inbox.address, item.email, raw)
         status = LEDGER_STATUS[result.outcome]
-        ledger.record_outcome(self.store, item, claim, ledger.Outcome(status, result.code, result.reply, result.stage),
-                              now=self.clock())
+        ledger.record_outcome(
+            self.store, item, claim, ledger.Outcome(status, result.code, result.reply, result.stage), now=self.clock()
+        )
         report.outcomes[status] += 1
         self._after(result, inbox, report)
         return True
@@ -278,28 +321,44 @@ class Sender:
         name = " ".join(part for part in (item.first_name, item.last_name) if part) or None
         body = signed_as(item.body, item.sender, inbox.display_name) if item.sender else item.body
         if body is None:
-            raise OutboundEmailError("body_text", f"signed by {item.sender.sender_name if item.sender else '?'},"
-                                     f" it cannot go from {inbox.display_name}'s inbox")
+            raise OutboundEmailError(
+                "body_text",
+                f"signed by {item.sender.sender_name if item.sender else '?'},"
+                f" it cannot go from {inbox.display_name}'s inbox",
+            )
         unsubscribe_to = rules.unsubscribe_mailto or inbox.address
-        message = build_message(OutboundEmail(
-            from_address=inbox.address, from_name=inbox.display_name, to_address=item.email, to_name=name,
-            reply_to=reply_to_for(item.reply_to, inbox.address, self._inboxes), reply_to_name=inbox.display_name,
-            subject=item.subject, body_text=body, body_html=None, message_id=rfc_id,
-            unsubscribe_mailto=f"mailto:{unsubscribe_to}?subject=unsubscribe%20{send_id}",
-            unsubscribe_url=unsubscribe_link(rules.unsubscribe_url or "", self._signer.token(send_id)),
-            date=self.clock(), headers={"X-Jengu-Send-Id": send_id}))
+        message = build_message(
+            OutboundEmail(
+                from_address=inbox.address,
+                from_name=inbox.display_name,
+                to_address=item.email,
+                to_name=name,
+                reply_to=reply_to_for(item.reply_to, inbox.address, self._inboxes),
+                reply_to_name=inbox.display_name,
+                subject=item.subject,
+                body_text=body,
+                body_html=None,
+                message_id=rfc_id,
+                unsubscribe_mailto=f"mailto:{unsubscribe_to}?subject=unsubscribe%20{send_id}",
+                unsubscribe_url=unsubscribe_link(rules.unsubscribe_url or "", self._signer.token(send_id)),
+                date=self.clock(),
+                headers={"X-Jengu-Send-Id": send_id},
+            )
+        )
         raw = message.as_bytes()
         key = _secret(inbox.dkim_key_env, f"inbox {inbox.address} DKIM key")
         if key and inbox.dkim_selector:
-            raw = sign_dkim(raw, domain=inbox.address.rpartition("@")[2], selector=inbox.dkim_selector,
-                            private_key_pem=key.encode())
+            raw = sign_dkim(
+                raw, domain=inbox.address.rpartition("@")[2], selector=inbox.dkim_selector, private_key_pem=key.encode()
+            )
         return raw
 
     def _after(self, result: SmtpResult, inbox: InboxConfig, report: TickReport) -> None:
         """Pause the inbox on a sender-side problem or when its bounce rate crosses the line, and alert."""
         reason = None
         if result.outcome in (Outcome.AUTH_FAILED, Outcome.BLOCKED) or (
-                result.outcome is Outcome.CONNECTION_FAILED and result.stage in ("connect", "auth")):
+            result.outcome is Outcome.CONNECTION_FAILED and result.stage in ("connect", "auth")
+        ):
             reason = f"SMTP {result.outcome.value} at {result.stage}: {result.reply[:200]}"
         elif result.outcome is Outcome.HARD_BOUNCE:
             rules = self.config.sending
@@ -310,12 +369,18 @@ class Sender:
                 reason = f"{health.bounces} hard bounces in its last {health.sends} sends ({health.rate:.1%})"
         if reason and ledger.set_inbox_paused(self.store, inbox.address, True, reason=reason, actor="sender"):
             report.paused_inboxes.append(inbox.address)
-            self.alert(f"sending: inbox {inbox.address} paused: {reason}. Resume with "
-                       f"`jengu sending inbox resume {inbox.address}` once fixed.")
+            self.alert(
+                f"sending: inbox {inbox.address} paused: {reason}. Resume with "
+                f"`jengu sending inbox resume {inbox.address}` once fixed."
+            )
 
 
-def preflight(store: CrmStore, config: InboxFile, *, resolver: dns.resolver.Resolver | None = None,
-              ) -> dict[str, DomainCheck]:
+def preflight(
+    store: CrmStore,
+    config: InboxFile,
+    *,
+    resolver: dns.resolver.Resolver | None = None,
+) -> dict[str, DomainCheck]:
     """Look up each inbox's sender domain (MX, SPF, DKIM selector, DMARC) and keep the verdict on the inbox.
 
     A ``failed`` verdict blocks the inbox at the next tick unless it has ``preflight_override``; ``unknown``
@@ -354,10 +419,24 @@ class SendingResource(dg.ConfigurableResource):
             raise SendingConfigError(f"{path}: no inbox file (copy inboxes.example.yaml to inboxes.yaml and edit it)")
         return read_inbox_file(path)
 
-    def sender(self, store: CrmStore, *, alert: Callable[[str], object], claimed_by: str,
-               at: datetime | None = None, rng: random.Random | None = None) -> Sender:
+    def sender(
+        self,
+        store: CrmStore,
+        *,
+        alert: Callable[[str], object],
+        claimed_by: str,
+        at: datetime | None = None,
+        rng: random.Random | None = None,
+    ) -> Sender:
         override = (self.sandbox_smtp_host, self.sandbox_smtp_port) if self.sandbox and self.sandbox_smtp_host else None
-        return Sender(store, self.inbox_config(), alert=alert, claimed_by=claimed_by,
-                      clock=simulated_clock(at) if at else (lambda: datetime.now(UTC)),
-                      rng=rng or random.Random(), smtp_override=override, sandbox=self.sandbox,
-                      claim_timeout=timedelta(minutes=self.claim_timeout_minutes))
+        return Sender(
+            store,
+            self.inbox_config(),
+            alert=alert,
+            claimed_by=claimed_by,
+            clock=simulated_clock(at) if at else (lambda: datetime.now(UTC)),
+            rng=rng or random.Random(),
+            smtp_override=override,
+            sandbox=self.sandbox,
+            claim_timeout=timedelta(minutes=self.claim_timeout_minutes),
+        )

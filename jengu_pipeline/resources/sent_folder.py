@@ -53,7 +53,7 @@ def find_sent(endpoint: ImapEndpoint, message_ids: Collection[str]) -> set[str]:
         mailbox.folder.set(folder, readonly=True)
         for start in range(0, len(ordered), SEARCH_BATCH):
             # No CHARSET argument: the key is plain ASCII, and some servers refuse an explicit one.
-            uids = mailbox.uids(_any_message_id(ordered[start:start + SEARCH_BATCH]), charset=None)
+            uids = mailbox.uids(_any_message_id(ordered[start : start + SEARCH_BATCH]), charset=None)
             found |= _message_ids(mailbox, uids)
     return found & wanted
 
@@ -109,6 +109,9 @@ def _message_ids(mailbox: BaseMailBox, uids: Sequence[str]) -> set[str]:
     result = mailbox.client.uid("FETCH", ",".join(uids), "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
     check_command_status(result, MailboxFetchError)
     parser = BytesHeaderParser()
-    return {"".join(value.split())
-            for part in result[1] if isinstance(part, tuple)
-            for value in parser.parsebytes(part[1]).get_all("Message-ID", [])}
+    return {
+        "".join(value.split())
+        for part in result[1]
+        if isinstance(part, tuple)
+        for value in parser.parsebytes(part[1]).get_all("Message-ID", [])
+    }

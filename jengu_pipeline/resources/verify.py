@@ -13,9 +13,9 @@ import secrets
 import smtplib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import dns.exception
 import dns.resolver
@@ -40,23 +40,13 @@ from jengu_pipeline.resources.calls import (
 )
 from jengu_pipeline.resources.email_finder import EmailFinder
 from jengu_pipeline.resources.runtime import ProviderResource
+from jengu_pipeline.resources.verification import EmailVerifier, MxLookup, Verification, VerificationResult
 
 MILLIONVERIFIER_BASE_URL = "https://api.millionverifier.com"
 SMTP_PORT = 25
 
-VerificationResult = Literal["valid", "invalid", "catch_all", "unknown", "risky"]
-MxLookup = Callable[[str], Sequence[str]]
-"""Domain -> MX host names by preference ([] when the domain takes no mail); may raise DNSException."""
 Connect = Callable[[str], tuple[str, int]]
 """MX host name -> (address, port) to open; the sandbox maps its reserved host names to loopback."""
-
-
-@dataclass(frozen=True)
-class Verification:
-    email: str
-    result: VerificationResult
-    provider: str
-    detail: str = ""
 
 
 def _decided(row: dict[str, Any]) -> bool:
@@ -105,15 +95,6 @@ def dns_mx_lookup(resolver: dns.resolver.Resolver | None = None, lifetime: float
 def table_mx_lookup(table: Mapping[str, Sequence[str]]) -> MxLookup:
     """MX hosts from a fixed table (a synthetic world); a domain absent from it takes no mail."""
     return lambda domain: list(table.get(domain, ()))
-
-
-class EmailVerifier(Protocol):
-    @property
-    def provider(self) -> str: ...
-
-    async def verify(self, email: str, *, batch_id: str | None = None) -> Verification: ...
-
-    async def aclose(self) -> None: ...
 
 
 # --------------------------------------------------------------------------------------------
@@ -413,8 +394,14 @@ class VerifierResource(ProviderResource):
     ) -> FinderReport:
         """Each person's address (see `EmailFinder`), given what the store already knows."""
         finder = EmailFinder(
-            self._verifier, self._mx_lookup, learned=learned, global_counts=global_counts, facts=facts,
-            max_guesses=self.max_guesses, batch_id=batch_id, progress=progress,
+            self._verifier,
+            self._mx_lookup,
+            learned=learned,
+            global_counts=global_counts,
+            facts=facts,
+            max_guesses=self.max_guesses,
+            batch_id=batch_id,
+            progress=progress,
         )
         return self._run(finder.run(people, workers=self.domain_workers))
 

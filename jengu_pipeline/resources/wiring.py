@@ -50,8 +50,12 @@ def llm_resource() -> LlmResource:
     return LlmResource(
         api_key=secret("JENGU_LLM_API_KEY"),
         anthropic_api_key=secret("JENGU_ANTHROPIC_API_KEY"),
-        **overrides(base_url="JENGU_LLM_BASE_URL", model="JENGU_LLM_MODEL",
-                    anthropic_base_url="JENGU_ANTHROPIC_BASE_URL", anthropic_model="JENGU_ANTHROPIC_MODEL"),
+        **overrides(
+            base_url="JENGU_LLM_BASE_URL",
+            model="JENGU_LLM_MODEL",
+            anthropic_base_url="JENGU_ANTHROPIC_BASE_URL",
+            anthropic_model="JENGU_ANTHROPIC_MODEL",
+        ),
     )
 
 
@@ -63,9 +67,13 @@ def resources() -> dict[str, dg.ConfigurableResource]:
             brave_api_key=secret("JENGU_BRAVE_API_KEY"),
             google_api_key=secret("JENGU_GOOGLE_CSE_API_KEY"),
             google_enabled=bool(os.environ.get("JENGU_GOOGLE_CSE_API_KEY")),
-            **overrides(brave_base_url="JENGU_BRAVE_BASE_URL", google_base_url="JENGU_GOOGLE_CSE_BASE_URL",
-                        google_cx="JENGU_GOOGLE_CSE_CX", searxng_base_url="JENGU_SEARXNG_BASE_URL",
-                        duckduckgo_base_url="JENGU_DUCKDUCKGO_BASE_URL"),
+            **overrides(
+                brave_base_url="JENGU_BRAVE_BASE_URL",
+                google_base_url="JENGU_GOOGLE_CSE_BASE_URL",
+                google_cx="JENGU_GOOGLE_CSE_CX",
+                searxng_base_url="JENGU_SEARXNG_BASE_URL",
+                duckduckgo_base_url="JENGU_DUCKDUCKGO_BASE_URL",
+            ),
             **sandbox_limits("searxng_limits", "duckduckgo_limits"),
         ),
         "verifier": VerifierResource(

@@ -17,15 +17,12 @@ import hashlib
 import random
 import unicodedata
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from jengu_pipeline.sandbox.world import LINKEDIN_HOST, Hotel, Person
-
-if TYPE_CHECKING:
-    from jengu_pipeline.sandbox.world import World
+from jengu_pipeline.sandbox.hotels import LINKEDIN_HOST, Hotel, Person
 
 HEADERS = (
     "firstName",
@@ -126,16 +123,21 @@ BAD_ROWS: tuple[tuple[str, Callable[[Row], Row]], ...] = (
 
 
 def write_prospects_csv(
-    world: World, path: Path, *, rows: int | None = None, duplicate_variants: bool = True
+    people: Sequence[tuple[Hotel, Person]],
+    seed: int,
+    path: Path,
+    *,
+    rows: int | None = None,
+    duplicate_variants: bool = True,
 ) -> dict[str, Any]:
-    """Write the export and return what is in it: line numbers of duplicates and of bad rows.
+    """Write the export of a world's ``people`` (generated from ``seed``) and return what is in it: line numbers
+    of duplicates and of bad rows.
 
     ``rows`` is the total number of data rows (people + duplicates + bad rows), fewer only if
     the world has too few people; None means every staff member once, plus duplicates and bad
     rows. Line numbers count the header as line 1.
     """
-    rng = random.Random(f"prospects-{world.seed}")
-    people = world.people()
+    rng = random.Random(f"prospects-{seed}")
     if rows is None:
         bad_count, dup_count = max(1, len(people) // 30), len(people) // 10 if duplicate_variants else 0
         chosen = people

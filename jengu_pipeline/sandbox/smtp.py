@@ -34,8 +34,6 @@ SMTP_USERNAME = "sandbox"
 SMTP_PASSWORD = "sandbox-smtp-password"  # noqa: S105 - the sandbox's documented, loopback-only credential
 
 
-
-
 class _WithoutLoginDataNotice(logging.Filter):
     """aiosmtpd 1.4 logs, on every successful AUTH, that a field it sets itself is deprecated: noise, not news."""
 

@@ -1,6 +1,5 @@
 """Watches ``$JENGU_HOME/inbox/`` and turns each new prospect file into a batch partition and a run."""
 
-
 import json
 
 import dagster as dg
@@ -27,8 +26,11 @@ def prospect_drop_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
     drop = settings.drop_dir
     drop.mkdir(parents=True, exist_ok=True)
     after = tuple(json.loads(context.cursor)) if context.cursor else (0.0, "")
-    files = sorted((p.stat().st_mtime, p.name) for p in drop.iterdir()
-                   if p.is_file() and p.suffix.lower() in PROSPECT_FILE_SUFFIXES and not p.name.startswith("."))
+    files = sorted(
+        (p.stat().st_mtime, p.name)
+        for p in drop.iterdir()
+        if p.is_file() and p.suffix.lower() in PROSPECT_FILE_SUFFIXES and not p.name.startswith(".")
+    )
     todo = [f for f in files if f > after][: settings.drop_max_files_per_tick]
     if not todo:
         return dg.SkipReason(f"no new files in {drop}")

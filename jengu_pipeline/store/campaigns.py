@@ -72,9 +72,17 @@ def load_campaigns(store: CrmStore, folder: Path) -> LoadResult:
                 continue
             _upsert_campaign(tx, item)
             (result.updated if campaign.name in known else result.added).append(campaign.name)
-            add_activity(tx, "campaign_loaded", f"campaign {campaign.name} loaded from {item.source_file}",
-                         metadata={"campaign": campaign.name, "status": campaign.status,
-                                   "content_hash": item.content_hash, "new": campaign.name not in known})
+            add_activity(
+                tx,
+                "campaign_loaded",
+                f"campaign {campaign.name} loaded from {item.source_file}",
+                metadata={
+                    "campaign": campaign.name,
+                    "status": campaign.status,
+                    "content_hash": item.content_hash,
+                    "new": campaign.name not in known,
+                },
+            )
         return result
 
     return store.run(upsert)
@@ -89,8 +97,16 @@ def _upsert_campaign(tx: Tx, item: CampaignFile) -> None:
         " status = excluded.status, starts_on = excluded.starts_on, ends_on = excluded.ends_on,"
         " definition = excluded.definition, source_file = excluded.source_file,"
         " content_hash = excluded.content_hash, loaded_at = now()",
-        [campaign.name, campaign.title or campaign.name, campaign.status, campaign.starts_on, campaign.ends_on,
-         campaign.model_dump_json(), item.source_file, item.content_hash],
+        [
+            campaign.name,
+            campaign.title or campaign.name,
+            campaign.status,
+            campaign.starts_on,
+            campaign.ends_on,
+            campaign.model_dump_json(),
+            item.source_file,
+            item.content_hash,
+        ],
     )
 
 
@@ -114,18 +130,26 @@ def _lock_membership(tx: Tx, campaign_id: str) -> Campaign:
 
 def _memberships(tx: Tx, campaign_id: str) -> dict[str, bool]:
     """prospect id -> currently a member (False: removed)."""
-    rows = tx.fetch_all("SELECT prospect_id, removed_at IS NULL FROM campaign_members WHERE campaign_id = ?",
-                        [campaign_id])
+    rows = tx.fetch_all(
+        "SELECT prospect_id, removed_at IS NULL FROM campaign_members WHERE campaign_id = ?", [campaign_id]
+    )
     return {prospect_id: bool(active) for prospect_id, active in rows}
 
 
-def _record(tx: Tx, type_: str, title: str, rows: Sequence[tuple[str, str | None]], *, campaign_id: str,
-            source: str, actor: str) -> None:
+def _record(
+    tx: Tx, type_: str, title: str, rows: Sequence[tuple[str, str | None]], *, campaign_id: str, source: str, actor: str
+) -> None:
     tx.execute_many(
         "INSERT INTO activities (prospect_id, type, title, metadata) VALUES (?, ?, ?, CAST(? AS JSON))",
-        [(prospect_id, type_, title,
-          json.dumps({"campaign": campaign_id, "variant": variant, "source": source, "actor": actor}))
-         for prospect_id, variant in rows],
+        [
+            (
+                prospect_id,
+                type_,
+                title,
+                json.dumps({"campaign": campaign_id, "variant": variant, "source": source, "actor": actor}),
+            )
+            for prospect_id, variant in rows
+        ],
     )
 
 
@@ -149,15 +173,23 @@ def assign_by_rules(store: CrmStore, campaign_id: str, *, actor: str = "rules") 
             "INSERT INTO campaign_members (campaign_id, prospect_id, variant, source) VALUES (?, ?, ?, 'rule')",
             [(campaign_id, prospect_id, variant) for prospect_id, variant in added.items()],
         )
-        _record(tx, "campaign_member_added", f"added to campaign {campaign_id} by its audience rules",
-                list(added.items()), campaign_id=campaign_id, source="rule", actor=actor)
+        _record(
+            tx,
+            "campaign_member_added",
+            f"added to campaign {campaign_id} by its audience rules",
+            list(added.items()),
+            campaign_id=campaign_id,
+            source="rule",
+            actor=actor,
+        )
         return MembershipChange(added=added)
 
     return store.run(assign)
 
 
-def assign_manually(store: CrmStore, campaign_id: str, prospect_ids: Sequence[str], *,
-                    actor: str = "operator") -> MembershipChange:
+def assign_manually(
+    store: CrmStore, campaign_id: str, prospect_ids: Sequence[str], *, actor: str = "operator"
+) -> MembershipChange:
     """Put these prospects in the campaign (back in, if they were removed); unknown or archived ids are an error."""
 
     def assign(tx: Tx) -> MembershipChange:
@@ -171,22 +203,35 @@ def assign_manually(store: CrmStore, campaign_id: str, prospect_ids: Sequence[st
                 continue
             variant = campaign.assign_variant(prospect_id)
             if prospect_id in members:
-                tx.execute("UPDATE campaign_members SET removed_at = NULL, source = 'manual', variant = ?,"
-                           " added_at = now() WHERE campaign_id = ? AND prospect_id = ?",
-                           [variant, campaign_id, prospect_id])
+                tx.execute(
+                    "UPDATE campaign_members SET removed_at = NULL, source = 'manual', variant = ?,"
+                    " added_at = now() WHERE campaign_id = ? AND prospect_id = ?",
+                    [variant, campaign_id, prospect_id],
+                )
             else:
-                tx.execute("INSERT INTO campaign_members (campaign_id, prospect_id, variant, source)"
-                           " VALUES (?, ?, ?, 'manual')", [campaign_id, prospect_id, variant])
+                tx.execute(
+                    "INSERT INTO campaign_members (campaign_id, prospect_id, variant, source)"
+                    " VALUES (?, ?, ?, 'manual')",
+                    [campaign_id, prospect_id, variant],
+                )
             change.added[prospect_id] = variant
-        _record(tx, "campaign_member_added", f"added to campaign {campaign_id} by {actor}",
-                list(change.added.items()), campaign_id=campaign_id, source="manual", actor=actor)
+        _record(
+            tx,
+            "campaign_member_added",
+            f"added to campaign {campaign_id} by {actor}",
+            list(change.added.items()),
+            campaign_id=campaign_id,
+            source="manual",
+            actor=actor,
+        )
         return change
 
     return store.run(assign)
 
 
-def remove_manually(store: CrmStore, campaign_id: str, prospect_ids: Sequence[str], *,
-                    actor: str = "operator") -> MembershipChange:
+def remove_manually(
+    store: CrmStore, campaign_id: str, prospect_ids: Sequence[str], *, actor: str = "operator"
+) -> MembershipChange:
     """Take these prospects out of the campaign for good (rules will not re-add them); non-members are left alone."""
 
     def remove(tx: Tx) -> MembershipChange:
@@ -195,11 +240,19 @@ def remove_manually(store: CrmStore, campaign_id: str, prospect_ids: Sequence[st
         change = MembershipChange()
         for prospect_id in dict.fromkeys(prospect_ids):
             (change.removed if members.get(prospect_id) else change.unchanged).append(prospect_id)
-        tx.execute_many("UPDATE campaign_members SET removed_at = now() WHERE campaign_id = ? AND prospect_id = ?",
-                        [(campaign_id, prospect_id) for prospect_id in change.removed])
-        _record(tx, "campaign_member_removed", f"removed from campaign {campaign_id} by {actor}",
-                [(prospect_id, None) for prospect_id in change.removed], campaign_id=campaign_id, source="manual",
-                actor=actor)
+        tx.execute_many(
+            "UPDATE campaign_members SET removed_at = now() WHERE campaign_id = ? AND prospect_id = ?",
+            [(campaign_id, prospect_id) for prospect_id in change.removed],
+        )
+        _record(
+            tx,
+            "campaign_member_removed",
+            f"removed from campaign {campaign_id} by {actor}",
+            [(prospect_id, None) for prospect_id in change.removed],
+            campaign_id=campaign_id,
+            source="manual",
+            actor=actor,
+        )
         return change
 
     return store.run(remove)
@@ -209,8 +262,12 @@ def _require_active_prospects(tx: Tx, prospect_ids: Sequence[str]) -> None:
     if not prospect_ids:
         raise StoreError("no prospect ids given")
     marks = ", ".join("?" for _ in prospect_ids)
-    found = {row[0] for row in tx.fetch_all(
-        f"SELECT prospect_id FROM prospects WHERE NOT archived AND prospect_id IN ({marks})", list(prospect_ids))}
+    found = {
+        row[0]
+        for row in tx.fetch_all(
+            f"SELECT prospect_id FROM prospects WHERE NOT archived AND prospect_id IN ({marks})", list(prospect_ids)
+        )
+    }
     missing = sorted(set(prospect_ids) - found)
     if missing:
         raise StoreError(f"no active prospect with id: {', '.join(missing)}")
@@ -223,5 +280,6 @@ def list_campaigns(store: CrmStore) -> list[dict[str, Any]]:
         " count(m.prospect_id) FILTER (WHERE m.removed_at IS NULL) AS members,"
         " count(m.prospect_id) FILTER (WHERE m.removed_at IS NOT NULL) AS removed"
         " FROM campaigns c LEFT JOIN campaign_members m ON m.campaign_id = c.campaign_id"
-        " GROUP BY c.campaign_id, c.name, c.status, c.starts_on, c.ends_on, c.source_file ORDER BY c.campaign_id")
+        " GROUP BY c.campaign_id, c.name, c.status, c.starts_on, c.ends_on, c.source_file ORDER BY c.campaign_id"
+    )
     return frame.to_dicts()

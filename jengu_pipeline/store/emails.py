@@ -23,15 +23,21 @@ LEASE_SECONDS = 30 * 60
 def people_to_find(store: CrmStore, batch_id: str) -> tuple[list[Person], int]:
     """Active prospects of the batch still at stage ``new`` without a verified address and with somewhere to
     look (a website, an imported email, or a finished website search); and how many still wait for a website."""
-    frame = store.run(lambda tx: tx.fetch_frame(
-        "SELECT p.prospect_id, p.first_name, p.last_name, p.email, p.website,"
-        " (p.website IS NULL AND p.email IS NULL AND NOT EXISTS (SELECT 1 FROM activities a"
-        "   WHERE a.prospect_id = p.prospect_id AND a.type = ?)) AS waiting"
-        " FROM prospects p WHERE p.batch_id = ? AND NOT p.archived AND p.stage = 'new' AND p.email_status IS NULL"
-        " ORDER BY p.prospect_id", [WEBSITE_NOT_FOUND, batch_id]))
+    frame = store.run(
+        lambda tx: tx.fetch_frame(
+            "SELECT p.prospect_id, p.first_name, p.last_name, p.email, p.website,"
+            " (p.website IS NULL AND p.email IS NULL AND NOT EXISTS (SELECT 1 FROM activities a"
+            "   WHERE a.prospect_id = p.prospect_id AND a.type = ?)) AS waiting"
+            " FROM prospects p WHERE p.batch_id = ? AND NOT p.archived AND p.stage = 'new' AND p.email_status IS NULL"
+            " ORDER BY p.prospect_id",
+            [WEBSITE_NOT_FOUND, batch_id],
+        )
+    )
     ready = frame.filter(~pl.col("waiting"))
-    people = [Person(r["prospect_id"], r["first_name"], r["last_name"], r["email"], r["website"])
-              for r in ready.iter_rows(named=True)]
+    people = [
+        Person(r["prospect_id"], r["first_name"], r["last_name"], r["email"], r["website"])
+        for r in ready.iter_rows(named=True)
+    ]
     return people, frame.height - ready.height
 
 
@@ -46,16 +52,22 @@ def domain_knowledge(store: CrmStore, domains: Sequence[str]) -> tuple[dict[str,
         _staged(tx, "wanted_domains", "domain", domains)
         facts = tx.fetch_frame(
             "SELECT d.domain, d.has_mx, d.mx_hosts, d.catch_all FROM email_domains d"
-            " JOIN wanted_domains w ON w.domain = d.domain")
+            " JOIN wanted_domains w ON w.domain = d.domain"
+        )
         learned = tx.fetch_frame(
             "SELECT split_part(v.email, '@', 2) AS domain, v.pattern, count(*) AS n FROM email_verifications v"
             " JOIN wanted_domains w ON w.domain = split_part(v.email, '@', 2)"
-            " WHERE v.result = 'valid' AND v.pattern IS NOT NULL GROUP BY 1, 2")
+            " WHERE v.result = 'valid' AND v.pattern IS NOT NULL GROUP BY 1, 2"
+        )
         return facts, learned
 
     facts, learned = store.run(read)
-    known = {r["domain"]: DomainFacts(r["domain"], r["has_mx"], tuple(filter(None, (r["mx_hosts"] or "").split(","))),
-                                      r["catch_all"]) for r in facts.iter_rows(named=True)}
+    known = {
+        r["domain"]: DomainFacts(
+            r["domain"], r["has_mx"], tuple(filter(None, (r["mx_hosts"] or "").split(","))), r["catch_all"]
+        )
+        for r in facts.iter_rows(named=True)
+    }
     patterns: dict[str, Counter[str]] = {}
     for row in learned.iter_rows(named=True):
         patterns.setdefault(row["domain"], Counter())[row["pattern"]] += int(row["n"])
@@ -64,9 +76,12 @@ def domain_knowledge(store: CrmStore, domains: Sequence[str]) -> tuple[dict[str,
 
 def global_pattern_counts(store: CrmStore) -> Counter[str]:
     """How often each pattern gave a verified address, over the whole store."""
-    rows = store.run(lambda tx: tx.fetch_all(
-        "SELECT pattern, count(*) FROM email_verifications WHERE result = 'valid' AND pattern IS NOT NULL"
-        " GROUP BY pattern"))
+    rows = store.run(
+        lambda tx: tx.fetch_all(
+            "SELECT pattern, count(*) FROM email_verifications WHERE result = 'valid' AND pattern IS NOT NULL"
+            " GROUP BY pattern"
+        )
+    )
     return Counter({pattern: int(n) for pattern, n in rows if pattern in PRIOR_PATTERNS})
 
 
@@ -82,10 +97,13 @@ def acquire_leases(store: CrmStore, prospect_ids: Sequence[str], holder: str, se
             " SELECT prospect_id, ?, ? FROM wanted_leases"
             " ON CONFLICT (prospect_id) DO UPDATE SET expires_at = excluded.expires_at"
             " WHERE enrichment_leases.holder = excluded.holder",
-            [holder, now + timedelta(seconds=seconds)])
+            [holder, now + timedelta(seconds=seconds)],
+        )
         rows = tx.fetch_all(
             "SELECT l.prospect_id FROM enrichment_leases l JOIN wanted_leases w ON w.prospect_id = l.prospect_id"
-            " WHERE l.holder = ?", [holder])
+            " WHERE l.holder = ?",
+            [holder],
+        )
         return {row[0] for row in rows}
 
     return store.run(lease)
@@ -95,9 +113,17 @@ def release_leases(store: CrmStore, holder: str) -> None:
     store.run(lambda tx: tx.execute("DELETE FROM enrichment_leases WHERE holder = ?", [holder]))
 
 
-_ATTEMPT_SCHEMA = {"verification_id": pl.String, "prospect_id": pl.String, "email": pl.String, "provider": pl.String,
-                   "result": pl.String, "detail": pl.String, "pattern": pl.String, "cost_units": pl.Int64,
-                   "batch_id": pl.String}
+_ATTEMPT_SCHEMA = {
+    "verification_id": pl.String,
+    "prospect_id": pl.String,
+    "email": pl.String,
+    "provider": pl.String,
+    "result": pl.String,
+    "detail": pl.String,
+    "pattern": pl.String,
+    "cost_units": pl.Int64,
+    "batch_id": pl.String,
+}
 _FINDING_SCHEMA = {"prospect_id": pl.String, "outcome": pl.String, "email": pl.String, "reason": pl.String}
 
 
@@ -109,12 +135,16 @@ def record_findings(store: CrmStore, batch_id: str, report: FinderReport) -> dic
     """
     attempts = pl.DataFrame(
         [{**asdict(a), "verification_id": uuid.uuid4().hex, "batch_id": batch_id} for a in report.attempts],
-        schema=_ATTEMPT_SCHEMA)
+        schema=_ATTEMPT_SCHEMA,
+    )
     findings = pl.DataFrame([asdict(f) for f in report.findings], schema=_FINDING_SCHEMA)
     facts = pl.DataFrame(
-        [{"domain": f.domain, "has_mx": f.has_mx, "mx_hosts": ",".join(f.mx_hosts), "catch_all": f.catch_all}
-         for f in report.facts.values()],
-        schema={"domain": pl.String, "has_mx": pl.Boolean, "mx_hosts": pl.String, "catch_all": pl.Boolean})
+        [
+            {"domain": f.domain, "has_mx": f.has_mx, "mx_hosts": ",".join(f.mx_hosts), "catch_all": f.catch_all}
+            for f in report.facts.values()
+        ],
+        schema={"domain": pl.String, "has_mx": pl.Boolean, "mx_hosts": pl.String, "catch_all": pl.Boolean},
+    )
 
     def write(tx: Tx) -> dict[str, int]:
         tx.insert_frame("email_verifications", attempts)
@@ -122,7 +152,8 @@ def record_findings(store: CrmStore, batch_id: str, report: FinderReport) -> dic
         tx.execute(
             "INSERT INTO email_domains (domain, has_mx, mx_hosts, catch_all) SELECT * FROM learned_domains"
             " ON CONFLICT (domain) DO UPDATE SET has_mx = excluded.has_mx, mx_hosts = excluded.mx_hosts,"
-            " catch_all = COALESCE(excluded.catch_all, email_domains.catch_all), checked_at = now()")
+            " catch_all = COALESCE(excluded.catch_all, email_domains.catch_all), checked_at = now()"
+        )
         tx.temp_table("findings", findings)
         tx.execute(
             "CREATE TEMP TABLE changes AS SELECT f.prospect_id, f.outcome, f.email, f.reason,"
@@ -133,20 +164,25 @@ def record_findings(store: CrmStore, batch_id: str, report: FinderReport) -> dic
             " AND (f.email IS NULL OR NOT EXISTS (SELECT 1 FROM prospects o"
             "      WHERE o.active_email = f.email AND o.prospect_id <> f.prospect_id))"
             " AND (f.email IS NULL OR f.prospect_id = (SELECT min(g.prospect_id) FROM findings g"
-            "      WHERE g.email = f.email AND g.outcome <> 'pending'))")
+            "      WHERE g.email = f.email AND g.outcome <> 'pending'))"
+        )
         tx.execute(
             "UPDATE prospects SET email = c.email, active_email = c.email, email_status = c.email_status,"
             " stage = c.stage, version = version + 1, updated_at = now()"
-            " FROM changes c WHERE prospects.prospect_id = c.prospect_id AND c.email IS NOT NULL")
+            " FROM changes c WHERE prospects.prospect_id = c.prospect_id AND c.email IS NOT NULL"
+        )
         tx.execute(
             "UPDATE prospects SET stage = 'unreachable', version = version + 1, updated_at = now(),"
             " email_status = CASE WHEN prospects.email IS NULL THEN NULL ELSE 'invalid' END"
-            " FROM changes c WHERE prospects.prospect_id = c.prospect_id AND c.outcome = 'unreachable'")
+            " FROM changes c WHERE prospects.prospect_id = c.prospect_id AND c.outcome = 'unreachable'"
+        )
         tx.execute(
             "INSERT INTO activities (prospect_id, batch_id, type, title, metadata)"
             " SELECT prospect_id, ?, 'stage_changed', 'new -> ' || stage || ': ' || COALESCE(email, reason),"
-            " CAST('{\"from\": \"new\", \"to\": \"' || stage || '\", \"outcome\": \"' || outcome || '\"}' AS JSON)"
-            " FROM changes", [batch_id])
+            ' CAST(\'{"from": "new", "to": "\' || stage || \'", "outcome": "\' || outcome || \'"}\' AS JSON)'
+            " FROM changes",
+            [batch_id],
+        )
         changed = tx.fetch_value("SELECT count(*) FROM changes")
         tx.execute("DROP TABLE changes")
         decided = findings.filter(pl.col("outcome") != "pending").height
@@ -157,9 +193,13 @@ def record_findings(store: CrmStore, batch_id: str, report: FinderReport) -> dic
 
 def batch_email_summary(store: CrmStore, batch_id: str) -> dict[str, dict[str, int]]:
     """Verification results and cost per provider for the batch's attempts so far (all runs)."""
-    rows = store.run(lambda tx: tx.fetch_all(
-        "SELECT provider, result, count(*), COALESCE(sum(cost_units), 0) FROM email_verifications"
-        " WHERE batch_id = ? GROUP BY provider, result ORDER BY provider, result", [batch_id]))
+    rows = store.run(
+        lambda tx: tx.fetch_all(
+            "SELECT provider, result, count(*), COALESCE(sum(cost_units), 0) FROM email_verifications"
+            " WHERE batch_id = ? GROUP BY provider, result ORDER BY provider, result",
+            [batch_id],
+        )
+    )
     results: dict[str, int] = {}
     cost: dict[str, int] = {}
     for provider, result, n, units in rows:
@@ -170,8 +210,13 @@ def batch_email_summary(store: CrmStore, batch_id: str) -> dict[str, dict[str, i
 
 def chosen_without_evidence(store: CrmStore) -> int:
     """Active prospects whose chosen address has no verification behind its status (should be none)."""
-    return int(store.run(lambda tx: tx.fetch_value(
-        "SELECT count(*) FROM prospects p WHERE NOT p.archived AND p.email_status IN ('ok', 'risky')"
-        " AND NOT EXISTS (SELECT 1 FROM email_verifications v WHERE v.prospect_id = p.prospect_id"
-        " AND v.email = p.email AND ((p.email_status = 'ok' AND v.result = 'valid')"
-        " OR (p.email_status = 'risky' AND v.result IN ('catch_all', 'risky'))))")))
+    return int(
+        store.run(
+            lambda tx: tx.fetch_value(
+                "SELECT count(*) FROM prospects p WHERE NOT p.archived AND p.email_status IN ('ok', 'risky')"
+                " AND NOT EXISTS (SELECT 1 FROM email_verifications v WHERE v.prospect_id = p.prospect_id"
+                " AND v.email = p.email AND ((p.email_status = 'ok' AND v.result = 'valid')"
+                " OR (p.email_status = 'risky' AND v.result IN ('catch_all', 'risky'))))"
+            )
+        )
+    )

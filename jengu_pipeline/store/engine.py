@@ -149,14 +149,21 @@ class Tx:
             finally:
                 self._connection.unregister("_jengu_frame")
             return
-        columns = ", ".join(f"{column} {_PG_TYPES.get(dtype.base_type(), 'TEXT')}"
-                            for column, dtype in frame.schema.items())
+        columns = ", ".join(
+            f"{column} {_PG_TYPES.get(dtype.base_type(), 'TEXT')}" for column, dtype in frame.schema.items()
+        )
         self.execute(f"CREATE TEMP TABLE {name} ({columns}) ON COMMIT DROP")
         self.insert_frame(name, frame)
 
 
-_PG_TYPES = {pl.String: "TEXT", pl.Int64: "BIGINT", pl.Int32: "INTEGER", pl.Boolean: "BOOLEAN",
-             pl.Float64: "DOUBLE PRECISION", pl.Null: "TEXT"}
+_PG_TYPES = {
+    pl.String: "TEXT",
+    pl.Int64: "BIGINT",
+    pl.Int32: "INTEGER",
+    pl.Boolean: "BOOLEAN",
+    pl.Float64: "DOUBLE PRECISION",
+    pl.Null: "TEXT",
+}
 
 
 _duckdb_locks: dict[str, threading.RLock] = {}
@@ -256,4 +263,3 @@ class Engine:
         """A transaction without automatic retry, for callers that handle conflicts themselves."""
         with self._open(read_only=False) as tx:
             yield tx
-

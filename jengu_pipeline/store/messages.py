@@ -17,7 +17,7 @@ from typing import Any, Literal
 from jengu_pipeline.domain.campaigns import Campaign
 from jengu_pipeline.domain.compose import MessageFacts
 from jengu_pipeline.domain.message_gate import GateContext, check_message
-from jengu_pipeline.resources.message_writer import WrittenMessage
+from jengu_pipeline.domain.messages import WrittenMessage
 from jengu_pipeline.store.campaigns import RULE_ELIGIBLE_EMAIL_STATUS, assign_by_rules, get_campaign
 from jengu_pipeline.store.engine import StoreError, Tx
 from jengu_pipeline.store.repository import CrmStore, add_activity
@@ -58,28 +58,46 @@ class Recipient:
     def facts(self, campaign: Campaign, step: int) -> MessageFacts:
         variants = {variant.name: variant.description for variant in campaign.variants}
         return MessageFacts(
-            prospect_id=self.prospect_id, first_name=self.first_name, last_name=self.last_name, title=self.title,
-            hotel=self.company, country=self.country, website_domain=self.website_domain,
-            page_title=self.page_title, page_description=self.page_description, page_excerpt=self.page_excerpt,
-            value_proposition=campaign.value_proposition, variant=self.variant,
-            variant_description=variants.get(self.variant or ""), step=step)
+            prospect_id=self.prospect_id,
+            first_name=self.first_name,
+            last_name=self.last_name,
+            title=self.title,
+            hotel=self.company,
+            country=self.country,
+            website_domain=self.website_domain,
+            page_title=self.page_title,
+            page_description=self.page_description,
+            page_excerpt=self.page_excerpt,
+            value_proposition=campaign.value_proposition,
+            variant=self.variant,
+            variant_description=variants.get(self.variant or ""),
+            step=step,
+        )
 
     def gate_context(self, campaign: Campaign, facts: MessageFacts) -> GateContext:
         sender = campaign.sender
         return GateContext(
-            recipient_email=self.email, recipient_first_name=self.first_name,
-            recipient_last_name=self.last_name, hotel_name=self.company, sender_email=sender.sender_email,
-            sender_name=sender.sender_name, reply_to=sender.reply_to, postal_address=sender.postal_address,
-            unsubscribe_text=sender.unsubscribe_text, allowed_link_domains=campaign.link_domains(),
-            scraped_text=facts.website_text())
+            recipient_email=self.email,
+            recipient_first_name=self.first_name,
+            recipient_last_name=self.last_name,
+            hotel_name=self.company,
+            sender_email=sender.sender_email,
+            sender_name=sender.sender_name,
+            reply_to=sender.reply_to,
+            postal_address=sender.postal_address,
+            unsubscribe_text=sender.unsubscribe_text,
+            allowed_link_domains=campaign.link_domains(),
+            scraped_text=facts.website_text(),
+        )
 
 
 def active_campaigns(store: CrmStore, today: date) -> list[Campaign]:
     """Campaigns an operator switched to active whose end date has not passed."""
 
     def read(tx: Tx) -> list[Campaign]:
-        ids = tx.fetch_all("SELECT campaign_id FROM campaigns WHERE status = 'active' AND ends_on >= ?"
-                           " ORDER BY campaign_id", [today])
+        ids = tx.fetch_all(
+            "SELECT campaign_id FROM campaigns WHERE status = 'active' AND ends_on >= ? ORDER BY campaign_id", [today]
+        )
         return [get_campaign(tx, campaign_id) for (campaign_id,) in ids]
 
     return store.run(read)
@@ -163,10 +181,24 @@ def _row(batch_id: str, written: WrittenMessage) -> list[Any]:
     request = written.request
     prospect_id, campaign_id, step = request.facts.prospect_id, request.campaign.name, request.facts.step
     failures = [asdict(failure) for failure in written.gate.failures]
-    return [message_id_for(prospect_id, campaign_id, step), prospect_id, campaign_id, step, request.facts.variant,
-            written.draft.subject, written.draft.body, _status(written), batch_id, written.writer, written.model,
-            written.prompt_version, written.template, json.dumps([asdict(a) for a in written.attempts]),
-            json.dumps(failures), written.gate.spam_score]
+    return [
+        message_id_for(prospect_id, campaign_id, step),
+        prospect_id,
+        campaign_id,
+        step,
+        request.facts.variant,
+        written.draft.subject,
+        written.draft.body,
+        _status(written),
+        batch_id,
+        written.writer,
+        written.model,
+        written.prompt_version,
+        written.template,
+        json.dumps([asdict(a) for a in written.attempts]),
+        json.dumps(failures),
+        written.gate.spam_score,
+    ]
 
 
 def replace_batch_messages(store: CrmStore, batch_id: str, written: Sequence[WrittenMessage]) -> dict[str, int]:
@@ -184,9 +216,18 @@ def replace_batch_messages(store: CrmStore, batch_id: str, written: Sequence[Wri
         tx.execute_many(
             "INSERT INTO activities (prospect_id, batch_id, type, title, metadata)"
             " VALUES (?, ?, ?, ?, CAST(? AS JSON))",
-            [(row[1], batch_id, "message_composed", f"step {row[3]} of {row[2]} written by {row[9]}: {row[7]}",
-              json.dumps({"message_id": row[0], "campaign": row[2], "step": row[3], "writer": row[9],
-                          "status": row[7]})) for row in rows],
+            [
+                (
+                    row[1],
+                    batch_id,
+                    "message_composed",
+                    f"step {row[3]} of {row[2]} written by {row[9]}: {row[7]}",
+                    json.dumps(
+                        {"message_id": row[0], "campaign": row[2], "step": row[3], "writer": row[9], "status": row[7]}
+                    ),
+                )
+                for row in rows
+            ],
         )
         counts: dict[str, int] = {}
         for row in rows:
@@ -196,8 +237,9 @@ def replace_batch_messages(store: CrmStore, batch_id: str, written: Sequence[Wri
     return store.run(write)
 
 
-def approve(store: CrmStore, *, actor: str, campaign_id: str | None = None,
-            message_ids: Sequence[str] = ()) -> list[str]:
+def approve(
+    store: CrmStore, *, actor: str, campaign_id: str | None = None, message_ids: Sequence[str] = ()
+) -> list[str]:
     """Queue messages awaiting approval: the given ids, or every one of a campaign. Returns the ids approved."""
     if not campaign_id and not message_ids:
         raise StoreError("name a campaign or message ids to approve")
@@ -211,7 +253,8 @@ def approve(store: CrmStore, *, actor: str, campaign_id: str | None = None,
             wrong = sorted(row[0] for row in found if row[2] != "awaiting_approval")
             if missing or wrong:
                 problems = ([f"unknown message ids: {', '.join(missing)}"] if missing else []) + (
-                    [f"not awaiting approval: {', '.join(wrong)}"] if wrong else [])
+                    [f"not awaiting approval: {', '.join(wrong)}"] if wrong else []
+                )
                 raise StoreError("; ".join(problems))
         else:
             get_campaign(tx, campaign_id or "")
@@ -222,15 +265,26 @@ def approve(store: CrmStore, *, actor: str, campaign_id: str | None = None,
             [(SENDABLE_STATUS, actor, row[0]) for row in found],
         )
         for message_id, prospect_id, _ in found:
-            add_activity(tx, "message_approved", f"message approved by {actor}", prospect_id=prospect_id,
-                         metadata={"message_id": message_id, "actor": actor})
+            add_activity(
+                tx,
+                "message_approved",
+                f"message approved by {actor}",
+                prospect_id=prospect_id,
+                metadata={"message_id": message_id, "actor": actor},
+            )
         return [row[0] for row in found]
 
     return store.run(run)
 
 
-def list_messages(store: CrmStore, *, status: str | None = None, campaign_id: str | None = None,
-                  batch_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+def list_messages(
+    store: CrmStore,
+    *,
+    status: str | None = None,
+    campaign_id: str | None = None,
+    batch_id: str | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
     """Newest messages first, filtered; for ``jengu messages list`` and the approval view."""
     where, params = ["TRUE"], []
     for column, value in (("status", status), ("campaign_id", campaign_id), ("batch_id", batch_id)):
@@ -239,8 +293,11 @@ def list_messages(store: CrmStore, *, status: str | None = None, campaign_id: st
             params.append(value)
     frame = store.query(
         "SELECT message_id, prospect_id, campaign_id, step, variant, status, provider, subject, body,"
-        " gate_failures, spam_score, created_at FROM messages WHERE " + " AND ".join(where) +
-        f" ORDER BY created_at DESC, message_id LIMIT {int(limit)}", params)
+        " gate_failures, spam_score, created_at FROM messages WHERE "
+        + " AND ".join(where)
+        + f" ORDER BY created_at DESC, message_id LIMIT {int(limit)}",
+        params,
+    )
     return frame.to_dicts()
 
 
@@ -248,12 +305,18 @@ def batch_summary(store: CrmStore, batch_id: str) -> dict[str, Any]:
     """Per status and per writer counts of the batch's messages, and gate failures by rule over every attempt."""
 
     def read(tx: Tx) -> dict[str, Any]:
-        status = dict(tx.fetch_all("SELECT status, count(*) FROM messages WHERE batch_id = ? GROUP BY status",
-                                   [batch_id]))
-        writers = dict(tx.fetch_all(
-            "SELECT coalesce(template, provider), count(*) FROM messages WHERE batch_id = ? GROUP BY 1", [batch_id]))
-        attempts = [json.loads(row[0]) if isinstance(row[0], str) else row[0] for row in tx.fetch_all(
-            "SELECT attempts FROM messages WHERE batch_id = ?", [batch_id])]
+        status = dict(
+            tx.fetch_all("SELECT status, count(*) FROM messages WHERE batch_id = ? GROUP BY status", [batch_id])
+        )
+        writers = dict(
+            tx.fetch_all(
+                "SELECT coalesce(template, provider), count(*) FROM messages WHERE batch_id = ? GROUP BY 1", [batch_id]
+            )
+        )
+        attempts = [
+            json.loads(row[0]) if isinstance(row[0], str) else row[0]
+            for row in tx.fetch_all("SELECT attempts FROM messages WHERE batch_id = ?", [batch_id])
+        ]
         return {"status": status, "writers": writers, "attempts": attempts}
 
     summary = store.run(read)
@@ -263,7 +326,8 @@ def batch_summary(store: CrmStore, batch_id: str) -> dict[str, Any]:
         for attempt in path:
             if attempt["outcome"] != "written":
                 fallbacks[f"{attempt['writer']}: {attempt['outcome']}"] = (
-                    fallbacks.get(f"{attempt['writer']}: {attempt['outcome']}", 0) + 1)
+                    fallbacks.get(f"{attempt['writer']}: {attempt['outcome']}", 0) + 1
+                )
             for rule in attempt["failed_rules"]:
                 failures[rule] = failures.get(rule, 0) + 1
     return {**summary, "gate_failures": failures, "fallbacks": fallbacks}

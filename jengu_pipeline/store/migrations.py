@@ -49,9 +49,7 @@ def latest_version() -> int:
 
 
 def applied_versions(tx: Tx) -> set[int]:
-    exists = tx.fetch_value(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
-    )
+    exists = tx.fetch_value("SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'")
     if not exists:
         return set()
     return {row[0] for row in tx.fetch_all("SELECT version FROM schema_migrations")}
@@ -74,8 +72,9 @@ def migrate(engine: Engine) -> list[int]:
                 continue
             for statement in migration.statements(tx.backend):
                 tx.execute(statement)
-            tx.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
-                       [migration.version, migration.name])
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [migration.version, migration.name]
+            )
             applied.append(migration.version)
         return applied
 

@@ -21,15 +21,39 @@ from jengu_pipeline.store.migrations import applied_versions, latest_version, mi
 T = TypeVar("T")
 
 EDITABLE_PROSPECT_FIELDS = frozenset(
-    {"first_name", "last_name", "title", "company", "email", "linkedin_url", "website", "phone", "country",
-     "timezone", "tier", "score", "stage"}
+    {
+        "first_name",
+        "last_name",
+        "title",
+        "company",
+        "email",
+        "linkedin_url",
+        "website",
+        "phone",
+        "country",
+        "timezone",
+        "tier",
+        "score",
+        "stage",
+    }
 )
 """Fields an operator may edit; keys, provenance and the active_* mirrors are maintained by the store."""
 
 EMERGENCY_STOP = "emergency_stop"
-PROSPECT_CHILD_TABLES = ("activities", "replies", "send_attempts", "sends", "messages", "email_verifications",
-                         "enrichment_leases", "website_not_found", "websites", "prospect_sources", "campaign_members",
-                         "prospects")
+PROSPECT_CHILD_TABLES = (
+    "activities",
+    "replies",
+    "send_attempts",
+    "sends",
+    "messages",
+    "email_verifications",
+    "enrichment_leases",
+    "website_not_found",
+    "websites",
+    "prospect_sources",
+    "campaign_members",
+    "prospects",
+)
 """Every table with a prospect_id besides the registry, in a safe deletion order (a test keeps it complete)."""
 
 
@@ -91,8 +115,9 @@ class CrmStore:
         )
         return frame.row(0, named=True) if frame.height else None
 
-    def update_prospect(self, prospect_id: str, expected_version: int, changes: Mapping[str, Any],
-                        *, actor: str = "operator") -> int:
+    def update_prospect(
+        self, prospect_id: str, expected_version: int, changes: Mapping[str, Any], *, actor: str = "operator"
+    ) -> int:
         """Apply an operator's edit if nobody changed the prospect since ``expected_version`` was read.
 
         Returns the new version; raises :class:`StaleVersionError` when the row moved on meanwhile.
@@ -122,8 +147,13 @@ class CrmStore:
                 raise StaleVersionError(
                     f"prospect {prospect_id} is at version {current}, the edit was based on {expected_version}"
                 )
-            add_activity(tx, "prospect_edited", f"{actor} edited {', '.join(sorted(changes))}",
-                          prospect_id=prospect_id, metadata={"fields": sorted(changes), "version": new_version})
+            add_activity(
+                tx,
+                "prospect_edited",
+                f"{actor} edited {', '.join(sorted(changes))}",
+                prospect_id=prospect_id,
+                metadata={"fields": sorted(changes), "version": new_version},
+            )
             return int(new_version)
 
         return self.engine.run(edit)
@@ -147,22 +177,33 @@ class CrmStore:
         DuckDB checks foreign keys against committed data only, so the registry row goes in a second
         transaction; a crash in between leaves an unused registry id, never an orphan.
         """
+
         def delete_children(tx: Tx) -> None:
-            tx.execute("DELETE FROM reply_failed_recipients WHERE reply_id IN"
-                       " (SELECT reply_id FROM replies WHERE prospect_id = ?)", [prospect_id])
+            tx.execute(
+                "DELETE FROM reply_failed_recipients WHERE reply_id IN"
+                " (SELECT reply_id FROM replies WHERE prospect_id = ?)",
+                [prospect_id],
+            )
             for table in PROSPECT_CHILD_TABLES:
                 tx.execute(f"DELETE FROM {table} WHERE prospect_id = ?", [prospect_id])
 
         self.engine.run(delete_children)
-        self.engine.run(lambda tx: tx.execute("DELETE FROM prospect_registry WHERE prospect_id = ?",
-                                              [prospect_id]))
+        self.engine.run(lambda tx: tx.execute("DELETE FROM prospect_registry WHERE prospect_id = ?", [prospect_id]))
 
     # Activities and flags ----------------------------------------------------------------------------
 
-    def add_activity(self, type_: str, title: str, *, prospect_id: str | None = None,
-                     batch_id: str | None = None, metadata: Mapping[str, Any] | None = None) -> None:
-        self.engine.run(lambda tx: add_activity(tx, type_, title, prospect_id=prospect_id,
-                                                 batch_id=batch_id, metadata=metadata))
+    def add_activity(
+        self,
+        type_: str,
+        title: str,
+        *,
+        prospect_id: str | None = None,
+        batch_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.engine.run(
+            lambda tx: add_activity(tx, type_, title, prospect_id=prospect_id, batch_id=batch_id, metadata=metadata)
+        )
 
     def get_flag(self, name: str) -> str | None:
         return self.engine.run(lambda tx: tx.fetch_value("SELECT value FROM flags WHERE name = ?", [name]))
@@ -199,16 +240,20 @@ class CrmStore:
         lock = " FOR UPDATE" if self.backend == "postgresql" else ""
 
         def reserve(tx: Tx) -> int:
-            tx.execute("INSERT INTO provider_quota (provider, day, used) VALUES (?, ?, 0) ON CONFLICT DO NOTHING",
-                       [provider, day])
-            used = int(tx.fetch_value(f"SELECT used FROM provider_quota WHERE provider = ? AND day = ?{lock}",
-                                      [provider, day]))
+            tx.execute(
+                "INSERT INTO provider_quota (provider, day, used) VALUES (?, ?, 0) ON CONFLICT DO NOTHING",
+                [provider, day],
+            )
+            used = int(
+                tx.fetch_value(f"SELECT used FROM provider_quota WHERE provider = ? AND day = ?{lock}", [provider, day])
+            )
             remaining = daily_limit - used
             if remaining < units:
                 return 0
             granted = min(remaining, max(units, min(block, remaining // 100)))
-            tx.execute("UPDATE provider_quota SET used = used + ? WHERE provider = ? AND day = ?",
-                       [granted, provider, day])
+            tx.execute(
+                "UPDATE provider_quota SET used = used + ? WHERE provider = ? AND day = ?", [granted, provider, day]
+            )
             return granted
 
         return self.engine.run(reserve)
@@ -216,14 +261,18 @@ class CrmStore:
     def release_quota(self, provider: str, units: int) -> None:
         """Give back units reserved for calls that were never made (the breaker opened, a held block unused)."""
         day = datetime.now(UTC).date()
-        self.engine.run(lambda tx: tx.execute(
-            "UPDATE provider_quota SET used = greatest(used - ?, 0) WHERE provider = ? AND day = ?",
-            [units, provider, day]))
+        self.engine.run(
+            lambda tx: tx.execute(
+                "UPDATE provider_quota SET used = greatest(used - ?, 0) WHERE provider = ? AND day = ?",
+                [units, provider, day],
+            )
+        )
 
     def quota_used(self, provider: str) -> int:
         day = datetime.now(UTC).date()
-        used = self.engine.run(lambda tx: tx.fetch_value(
-            "SELECT used FROM provider_quota WHERE provider = ? AND day = ?", [provider, day]))
+        used = self.engine.run(
+            lambda tx: tx.fetch_value("SELECT used FROM provider_quota WHERE provider = ? AND day = ?", [provider, day])
+        )
         return int(used or 0)
 
     def cache_get(self, namespace: str, key: str) -> Any | None:
@@ -234,9 +283,14 @@ class CrmStore:
         if not keys:
             return {}
         marks = ", ".join("?" for _ in keys)
-        rows = self.engine.run(lambda tx: tx.fetch_all(
-            f"SELECT cache_key, value FROM provider_cache WHERE namespace = ? AND cache_key IN ({marks})"
-            " AND expires_at > ?", [namespace, *keys, datetime.now(UTC)]), read_only=True)
+        rows = self.engine.run(
+            lambda tx: tx.fetch_all(
+                f"SELECT cache_key, value FROM provider_cache WHERE namespace = ? AND cache_key IN ({marks})"
+                " AND expires_at > ?",
+                [namespace, *keys, datetime.now(UTC)],
+            ),
+            read_only=True,
+        )
         return {key: _json_value(value) for key, value in rows}
 
     def cache_put(self, namespace: str, key: str, value: Any, ttl_seconds: int) -> None:
@@ -250,14 +304,18 @@ class CrmStore:
             tx.execute_many(
                 "INSERT INTO provider_calls (provider, operation, outcome, latency_ms, cost_units, batch_id)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                [(c.provider, c.operation, c.outcome, c.latency_ms, c.cost_units, c.batch_id) for c in calls])
+                [(c.provider, c.operation, c.outcome, c.latency_ms, c.cost_units, c.batch_id) for c in calls],
+            )
             latest = {(e.namespace, e.key): e for e in entries}  # one row per key per statement
             tx.execute_many(
                 "INSERT INTO provider_cache (namespace, cache_key, value, expires_at) VALUES (?, ?, CAST(? AS JSON), ?)"
                 " ON CONFLICT (namespace, cache_key) DO UPDATE SET value = excluded.value,"
                 " expires_at = excluded.expires_at, created_at = now()",
-                [(e.namespace, e.key, json.dumps(e.value), now + timedelta(seconds=e.ttl_seconds))
-                 for e in latest.values()])
+                [
+                    (e.namespace, e.key, json.dumps(e.value), now + timedelta(seconds=e.ttl_seconds))
+                    for e in latest.values()
+                ],
+            )
 
         if calls or entries:
             self.engine.run(write)
@@ -285,8 +343,15 @@ class CacheEntry:
     ttl_seconds: int
 
 
-def add_activity(tx: Tx, type_: str, title: str, *, prospect_id: str | None = None,
-                 batch_id: str | None = None, metadata: Mapping[str, Any] | None = None) -> None:
+def add_activity(
+    tx: Tx,
+    type_: str,
+    title: str,
+    *,
+    prospect_id: str | None = None,
+    batch_id: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> None:
     """Append an activity inside the caller's transaction; activities are never updated."""
     tx.execute(
         "INSERT INTO activities (prospect_id, batch_id, type, title, metadata) VALUES (?, ?, ?, ?, CAST(? AS JSON))",

@@ -104,17 +104,26 @@ def sync_inboxes(store: CrmStore, inboxes: Sequence[InboxConfig]) -> None:
                 " host_provider = excluded.host_provider, daily_cap = excluded.daily_cap,"
                 " display_name = excluded.display_name, warmup_start = excluded.warmup_start,"
                 " config = excluded.config, updated_at = now()",
-                [inbox.address, inbox.host_provider, inbox.ceiling, inbox.display_name, inbox.warmup_start,
-                 inbox.model_dump_json()],
+                [
+                    inbox.address,
+                    inbox.host_provider,
+                    inbox.ceiling,
+                    inbox.display_name,
+                    inbox.warmup_start,
+                    inbox.model_dump_json(),
+                ],
             )
 
     store.run(upsert)
 
 
 def record_preflight(store: CrmStore, inbox: str, status: str, records: list[dict[str, Any]]) -> None:
-    store.run(lambda tx: tx.execute(
-        "UPDATE inboxes SET preflight_status = ?, preflight = CAST(? AS JSON), updated_at = now() WHERE inbox = ?",
-        [status, json.dumps(records), inbox]))
+    store.run(
+        lambda tx: tx.execute(
+            "UPDATE inboxes SET preflight_status = ?, preflight = CAST(? AS JSON), updated_at = now() WHERE inbox = ?",
+            [status, json.dumps(records), inbox],
+        )
+    )
 
 
 def set_inbox_paused(store: CrmStore, inbox: str, paused: bool, *, reason: str, actor: str) -> bool:
@@ -129,20 +138,28 @@ def set_inbox_paused(store: CrmStore, inbox: str, paused: bool, *, reason: str, 
             return False
         tx.execute(
             "UPDATE inboxes SET status = ?, paused_reason = ?, version = version + 1, updated_at = now()"
-            + ("" if paused else ", resumed_at = now()") + " WHERE inbox = ?",
-            [wanted, reason if paused else None, inbox])
-        add_activity(tx, "inbox_paused" if paused else "inbox_resumed", f"inbox {inbox} {wanted} by {actor}: {reason}",
-                     metadata={"inbox": inbox, "actor": actor, "reason": reason})
+            + ("" if paused else ", resumed_at = now()")
+            + " WHERE inbox = ?",
+            [wanted, reason if paused else None, inbox],
+        )
+        add_activity(
+            tx,
+            "inbox_paused" if paused else "inbox_resumed",
+            f"inbox {inbox} {wanted} by {actor}: {reason}",
+            metadata={"inbox": inbox, "actor": actor, "reason": reason},
+        )
         return True
 
     return store.run(change)
 
 
-def inbox_ledger(store: CrmStore, inbox: str, day_start: datetime, day_end: datetime,
-                 bounce_window: int) -> InboxLedger:
+def inbox_ledger(
+    store: CrmStore, inbox: str, day_start: datetime, day_end: datetime, bounce_window: int
+) -> InboxLedger:
     def read(tx: Tx) -> InboxLedger:
-        row = tx.fetch_one("SELECT status, paused_reason, preflight_status, resumed_at FROM inboxes WHERE inbox = ?",
-                           [inbox])
+        row = tx.fetch_one(
+            "SELECT status, paused_reason, preflight_status, resumed_at FROM inboxes WHERE inbox = ?", [inbox]
+        )
         if row is None:
             raise StoreError(f"inbox {inbox!r} is not in the store")
         status, reason, preflight, resumed_at = row
@@ -150,11 +167,14 @@ def inbox_ledger(store: CrmStore, inbox: str, day_start: datetime, day_end: date
         sent, risky, last = tx.fetch_one(
             f"SELECT count(*), count(*) FILTER (WHERE risky), max(claimed_at) FROM sends WHERE inbox = ?"
             f" AND status IN ({marks}) AND claimed_at >= ? AND claimed_at < ?",
-            [inbox, *COUNTED_STATUSES, day_start, day_end]) or (0, 0, None)
+            [inbox, *COUNTED_STATUSES, day_start, day_end],
+        ) or (0, 0, None)
         since, params = ("", []) if resumed_at is None else (" AND claimed_at >= ?", [resumed_at])
         recent = tx.fetch_all(
             "SELECT status = 'bounced' FROM sends WHERE inbox = ? AND status IN ('sent', 'bounced')"
-            f"{since} ORDER BY claimed_at DESC LIMIT ?", [inbox, *params, bounce_window])
+            f"{since} ORDER BY claimed_at DESC LIMIT ?",
+            [inbox, *params, bounce_window],
+        )
         return InboxLedger(status, reason, preflight, int(sent), int(risky), last, [bool(r[0]) for r in recent])
 
     return store.run(read)
@@ -162,9 +182,14 @@ def inbox_ledger(store: CrmStore, inbox: str, day_start: datetime, day_end: date
 
 def sent_today_total(store: CrmStore, day_start: datetime, day_end: datetime) -> int:
     marks = ", ".join("?" for _ in COUNTED_STATUSES)
-    return int(store.run(lambda tx: tx.fetch_value(
-        f"SELECT count(*) FROM sends WHERE status IN ({marks}) AND claimed_at >= ? AND claimed_at < ?",
-        [*COUNTED_STATUSES, day_start, day_end])))
+    return int(
+        store.run(
+            lambda tx: tx.fetch_value(
+                f"SELECT count(*) FROM sends WHERE status IN ({marks}) AND claimed_at >= ? AND claimed_at < ?",
+                [*COUNTED_STATUSES, day_start, day_end],
+            )
+        )
+    )
 
 
 # Emergency stop -------------------------------------------------------------------------------------------
@@ -197,8 +222,20 @@ LIMIT ?
 """
 
 
-_QUEUE_FIELDS = ("message_id", "prospect_id", "campaign_id", "step", "subject", "body", "email", "first_name",
-                 "last_name", "timezone", "country", "risky")
+_QUEUE_FIELDS = (
+    "message_id",
+    "prospect_id",
+    "campaign_id",
+    "step",
+    "subject",
+    "body",
+    "email",
+    "first_name",
+    "last_name",
+    "timezone",
+    "country",
+    "risky",
+)
 
 
 def due_messages(store: CrmStore, today: date, now: datetime, limit: int) -> list[QueuedMessage]:
@@ -208,8 +245,15 @@ def due_messages(store: CrmStore, today: date, now: datetime, limit: int) -> lis
     for row in rows:
         sender = (_json(row[12]) or {}).get("sender") or {}
         fields = dict(zip(_QUEUE_FIELDS, row[:12], strict=True))
-        found.append(QueuedMessage(**fields, reply_to=sender.get("reply_to"), send_id=row[13], pinned_inbox=row[14],
-                                   sender=_identity(sender)))
+        found.append(
+            QueuedMessage(
+                **fields,
+                reply_to=sender.get("reply_to"),
+                send_id=row[13],
+                pinned_inbox=row[14],
+                sender=_identity(sender),
+            )
+        )
     return found
 
 
@@ -225,12 +269,23 @@ def suppressed(store: CrmStore, emails: Iterable[str]) -> set[str]:
     if not wanted:
         return set()
     marks = ", ".join("?" for _ in wanted)
-    return {row[0] for row in store.run(lambda tx: tx.fetch_all(
-        f"SELECT DISTINCT email FROM suppressions WHERE email IN ({marks})", wanted))}
+    return {
+        row[0]
+        for row in store.run(
+            lambda tx: tx.fetch_all(f"SELECT DISTINCT email FROM suppressions WHERE email IN ({marks})", wanted)
+        )
+    }
 
 
-def _refusal(tx: Tx, item: QueuedMessage, inbox: str, caps: tuple[int, int | None],  # noqa: PLR0911 - one per rule
-             day: tuple[datetime, datetime], *, now: datetime) -> str | None:
+def _refusal(
+    tx: Tx,
+    item: QueuedMessage,
+    inbox: str,
+    caps: tuple[int, int | None],
+    day: tuple[datetime, datetime],
+    *,
+    now: datetime,
+) -> str | None:
     """Why this claim may not be made now, read inside the claim's transaction."""
     if tx.fetch_value("SELECT value FROM flags WHERE name = ?", [EMERGENCY_STOP]) == "on":
         return "emergency_stop"
@@ -260,18 +315,23 @@ def _reply_refusal(tx: Tx, item: QueuedMessage, now: datetime) -> str | None:
     """A reply that landed before this claim wins: a stopped or paused sequence, a human reply, or a reply from
     the prospect that is stored but not yet classified (it might be an unsubscribe).
     """
-    member = tx.fetch_one("SELECT stopped_at, paused_until FROM campaign_members WHERE campaign_id = ?"
-                          " AND prospect_id = ?", [item.campaign_id, item.prospect_id])
+    member = tx.fetch_one(
+        "SELECT stopped_at, paused_until FROM campaign_members WHERE campaign_id = ? AND prospect_id = ?",
+        [item.campaign_id, item.prospect_id],
+    )
     if member is not None and member[0] is not None:
         return "sequence_stopped"
     if member is not None and member[1] is not None and member[1] > now:
         return "sequence_paused"
     marks = ", ".join("?" for _ in STOPPING_REPLIES)
-    if tx.fetch_value(f"SELECT count(*) FROM replies WHERE prospect_id = ? AND intent IN ({marks})",
-                      [item.prospect_id, *STOPPING_REPLIES]):
+    if tx.fetch_value(
+        f"SELECT count(*) FROM replies WHERE prospect_id = ? AND intent IN ({marks})",
+        [item.prospect_id, *STOPPING_REPLIES],
+    ):
         return "already_replied"
-    if tx.fetch_value("SELECT count(*) FROM replies WHERE processed_at IS NULL AND lower(from_address) = lower(?)",
-                      [item.email]):
+    if tx.fetch_value(
+        "SELECT count(*) FROM replies WHERE processed_at IS NULL AND lower(from_address) = lower(?)", [item.email]
+    ):
         return "reply_being_processed"
     return None
 
@@ -280,8 +340,18 @@ def new_send_id() -> str:
     return f"snd_{uuid.uuid4().hex}"
 
 
-def claim(store: CrmStore, item: QueuedMessage, *, send_id: str, inbox: str, rfc_message_id: str, now: datetime,
-          caps: tuple[int, int | None], day: tuple[datetime, datetime], claimed_by: str) -> Claim:
+def claim(
+    store: CrmStore,
+    item: QueuedMessage,
+    *,
+    send_id: str,
+    inbox: str,
+    rfc_message_id: str,
+    now: datetime,
+    caps: tuple[int, int | None],
+    day: tuple[datetime, datetime],
+    claimed_by: str,
+) -> Claim:
     """Write and commit the ledger row for this send; raises :class:`ClaimRefused` with the reason otherwise.
 
     ``send_id`` is chosen by the caller (the message already carries it); a deferred row keeps its own id.
@@ -295,26 +365,43 @@ def claim(store: CrmStore, item: QueuedMessage, *, send_id: str, inbox: str, rfc
             raise ClaimRefused(reason)
         existing = tx.fetch_one(
             "SELECT send_id, status, attempts FROM sends WHERE prospect_id = ? AND campaign_id = ? AND step = ?",
-            [item.prospect_id, item.campaign_id, item.step])
+            [item.prospect_id, item.campaign_id, item.step],
+        )
         if existing is None:
             attempt = 1
             tx.execute(
                 "INSERT INTO sends (send_id, prospect_id, campaign_id, step, message_id, inbox, recipient,"
                 " rfc_message_id, risky, status, claimed_by, claimed_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'claimed', ?, ?, ?)",
-                [send_id, item.prospect_id, item.campaign_id, item.step, item.message_id, inbox, item.email,
-                 rfc_message_id, item.risky, claimed_by, now, now])
+                [
+                    send_id,
+                    item.prospect_id,
+                    item.campaign_id,
+                    item.step,
+                    item.message_id,
+                    inbox,
+                    item.email,
+                    rfc_message_id,
+                    item.risky,
+                    claimed_by,
+                    now,
+                    now,
+                ],
+            )
         elif existing[1] == "deferred" and existing[0] == send_id:
             attempt = int(existing[2]) + 1
             tx.execute(
                 "UPDATE sends SET status = 'claimed', inbox = ?, recipient = ?, rfc_message_id = ?, attempts = ?,"
                 " claimed_by = ?, claimed_at = ?, retry_at = NULL, updated_at = ? WHERE send_id = ?",
-                [inbox, item.email, rfc_message_id, attempt, claimed_by, now, now, send_id])
+                [inbox, item.email, rfc_message_id, attempt, claimed_by, now, now, send_id],
+            )
         else:
             raise ClaimRefused("already_claimed")
         tx.execute(
             "INSERT INTO send_attempts (send_id, prospect_id, attempt, inbox, rfc_message_id, started_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)", [send_id, item.prospect_id, attempt, inbox, rfc_message_id, now])
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [send_id, item.prospect_id, attempt, inbox, rfc_message_id, now],
+        )
         return Claim(send_id, attempt)
 
     return store.run(run)
@@ -346,31 +433,66 @@ def record_outcome(store: CrmStore, item: QueuedMessage, claim_: Claim, outcome:
     def run(tx: Tx) -> None:
         tx.execute(
             "UPDATE sends SET status = ?, smtp_code = ?, smtp_response = ?, retry_at = ?, updated_at = ?"
-            + (", sent_at = ?" if status in ("sent", "bounced") else "") + " WHERE send_id = ? AND status = 'claimed'",
-            [status, outcome.code, outcome.response[:500], retry_at, now,
-             *([now] if status in ("sent", "bounced") else []), claim_.send_id])
+            + (", sent_at = ?" if status in ("sent", "bounced") else "")
+            + " WHERE send_id = ? AND status = 'claimed'",
+            [
+                status,
+                outcome.code,
+                outcome.response[:500],
+                retry_at,
+                now,
+                *([now] if status in ("sent", "bounced") else []),
+                claim_.send_id,
+            ],
+        )
         tx.execute(
             "UPDATE send_attempts SET outcome = ?, smtp_code = ?, smtp_response = ?, stage = ?, finished_at = ?"
             " WHERE send_id = ? AND attempt = ?",
-            [outcome.status, outcome.code, outcome.response[:500], outcome.stage, now, claim_.send_id,
-             claim_.attempt])
-        metadata = {"send_id": claim_.send_id, "campaign": item.campaign_id, "step": item.step,
-                    "status": status, "smtp_code": outcome.code}
+            [outcome.status, outcome.code, outcome.response[:500], outcome.stage, now, claim_.send_id, claim_.attempt],
+        )
+        metadata = {
+            "send_id": claim_.send_id,
+            "campaign": item.campaign_id,
+            "step": item.step,
+            "status": status,
+            "smtp_code": outcome.code,
+        }
         if status == "sent":
-            tx.execute("UPDATE prospects SET stage = 'contacted', updated_at = now() WHERE prospect_id = ?"
-                       " AND stage = 'enriched'", [item.prospect_id])
-            add_activity(tx, "email_sent", f"step {item.step} of {item.campaign_id} sent",
-                         prospect_id=item.prospect_id, metadata=metadata)
+            tx.execute(
+                "UPDATE prospects SET stage = 'contacted', updated_at = now() WHERE prospect_id = ?"
+                " AND stage = 'enriched'",
+                [item.prospect_id],
+            )
+            add_activity(
+                tx,
+                "email_sent",
+                f"step {item.step} of {item.campaign_id} sent",
+                prospect_id=item.prospect_id,
+                metadata=metadata,
+            )
         elif status == "bounced":
-            tx.execute("INSERT INTO suppressions (email, reason, source) VALUES (?, 'hard_bounce', ?)"
-                       " ON CONFLICT DO NOTHING", [item.email, claim_.send_id])
-            tx.execute("UPDATE prospects SET stage = 'bounced', updated_at = now() WHERE prospect_id = ?",
-                       [item.prospect_id])
-            add_activity(tx, "email_bounced", f"hard bounce: {outcome.response[:120]}",
-                         prospect_id=item.prospect_id, metadata=metadata)
+            tx.execute(
+                "INSERT INTO suppressions (email, reason, source) VALUES (?, 'hard_bounce', ?) ON CONFLICT DO NOTHING",
+                [item.email, claim_.send_id],
+            )
+            tx.execute(
+                "UPDATE prospects SET stage = 'bounced', updated_at = now() WHERE prospect_id = ?", [item.prospect_id]
+            )
+            add_activity(
+                tx,
+                "email_bounced",
+                f"hard bounce: {outcome.response[:120]}",
+                prospect_id=item.prospect_id,
+                metadata=metadata,
+            )
         elif status in ("unknown", "blocked", "failed"):
-            add_activity(tx, f"send_{status}", f"step {item.step} of {item.campaign_id}: {status}",
-                         prospect_id=item.prospect_id, metadata=metadata)
+            add_activity(
+                tx,
+                f"send_{status}",
+                f"step {item.step} of {item.campaign_id}: {status}",
+                prospect_id=item.prospect_id,
+                metadata=metadata,
+            )
 
     store.run(run)
 
@@ -379,10 +501,14 @@ def stale_claims(store: CrmStore, older_than: datetime) -> int:
     """Claims whose process died between SMTP and the ledger update become ``unknown``: they may have gone out."""
 
     def run(tx: Tx) -> int:
-        count = int(tx.fetch_value("SELECT count(*) FROM sends WHERE status = 'claimed' AND claimed_at < ?",
-                                   [older_than]))
-        tx.execute("UPDATE sends SET status = 'unknown', smtp_response = 'claim outlived its process: may have been"
-                   " sent', updated_at = now() WHERE status = 'claimed' AND claimed_at < ?", [older_than])
+        count = int(
+            tx.fetch_value("SELECT count(*) FROM sends WHERE status = 'claimed' AND claimed_at < ?", [older_than])
+        )
+        tx.execute(
+            "UPDATE sends SET status = 'unknown', smtp_response = 'claim outlived its process: may have been"
+            " sent', updated_at = now() WHERE status = 'claimed' AND claimed_at < ?",
+            [older_than],
+        )
         return count
 
     return store.run(run)
@@ -390,9 +516,12 @@ def stale_claims(store: CrmStore, older_than: datetime) -> int:
 
 def unknown_sends(store: CrmStore) -> list[tuple[str, str, list[str]]]:
     """(send id, inbox, every Message-ID it was tried under) of each send whose fate is unknown."""
-    rows = store.run(lambda tx: tx.fetch_all(
-        "SELECT s.send_id, s.inbox, a.rfc_message_id FROM sends s JOIN send_attempts a USING (send_id)"
-        " WHERE s.status = 'unknown' ORDER BY s.send_id, a.attempt"))
+    rows = store.run(
+        lambda tx: tx.fetch_all(
+            "SELECT s.send_id, s.inbox, a.rfc_message_id FROM sends s JOIN send_attempts a USING (send_id)"
+            " WHERE s.status = 'unknown' ORDER BY s.send_id, a.attempt"
+        )
+    )
     found: dict[str, tuple[str, list[str]]] = {}
     for send_id, inbox, message_id in rows:
         found.setdefault(send_id, (inbox, []))[1].append(message_id)
@@ -409,16 +538,27 @@ def resolve(store: CrmStore, send_id: str, *, sent: bool, actor: str, now: datet
         if row[0] not in HELD_STATUSES:
             raise StoreError(f"send {send_id} is {row[0]}, not held (unknown or blocked)")
         if sent:
-            tx.execute("UPDATE sends SET status = 'sent', sent_at = coalesce(sent_at, ?), updated_at = ?"
-                       " WHERE send_id = ?", [now, now, send_id])
-            tx.execute("UPDATE prospects SET stage = 'contacted', updated_at = now() WHERE prospect_id = ?"
-                       " AND stage = 'enriched'", [row[1]])
+            tx.execute(
+                "UPDATE sends SET status = 'sent', sent_at = coalesce(sent_at, ?), updated_at = ? WHERE send_id = ?",
+                [now, now, send_id],
+            )
+            tx.execute(
+                "UPDATE prospects SET stage = 'contacted', updated_at = now() WHERE prospect_id = ?"
+                " AND stage = 'enriched'",
+                [row[1]],
+            )
         else:
-            tx.execute("UPDATE sends SET status = 'deferred', retry_at = ?, updated_at = ? WHERE send_id = ?",
-                       [now, now, send_id])
-        add_activity(tx, "send_resolved", f"send {send_id} resolved as {'sent' if sent else 'not sent'} by {actor}",
-                     prospect_id=row[1], metadata={"send_id": send_id, "sent": sent, "actor": actor,
-                                                   "campaign": row[2], "step": row[3]})
+            tx.execute(
+                "UPDATE sends SET status = 'deferred', retry_at = ?, updated_at = ? WHERE send_id = ?",
+                [now, now, send_id],
+            )
+        add_activity(
+            tx,
+            "send_resolved",
+            f"send {send_id} resolved as {'sent' if sent else 'not sent'} by {actor}",
+            prospect_id=row[1],
+            metadata={"send_id": send_id, "sent": sent, "actor": actor, "campaign": row[2], "step": row[3]},
+        )
 
     store.run(run)
 
@@ -427,9 +567,12 @@ def sending_status(store: CrmStore) -> dict[str, Any]:
     """Stop flag, inboxes and ledger states, for ``jengu sending status``."""
 
     def read(tx: Tx) -> dict[str, Any]:
-        inboxes = [dict(zip(("inbox", "status", "paused_reason", "preflight_status", "daily_cap"), row, strict=True))
-                   for row in tx.fetch_all("SELECT inbox, status, paused_reason, preflight_status, daily_cap"
-                                           " FROM inboxes ORDER BY inbox")]
+        inboxes = [
+            dict(zip(("inbox", "status", "paused_reason", "preflight_status", "daily_cap"), row, strict=True))
+            for row in tx.fetch_all(
+                "SELECT inbox, status, paused_reason, preflight_status, daily_cap FROM inboxes ORDER BY inbox"
+            )
+        ]
         ledger = dict(tx.fetch_all("SELECT status, count(*) FROM sends GROUP BY status ORDER BY status"))
         stopped = tx.fetch_value("SELECT value FROM flags WHERE name = ?", [EMERGENCY_STOP]) == "on"
         return {"stopped": stopped, "inboxes": inboxes, "ledger": ledger}

@@ -22,12 +22,16 @@ ARMS = [("short-intro", 1.0), ("case-study", 1.0)]
 
 def add_prospect(store: CrmStore, prospect_id: str, country: str) -> None:
     def insert(tx: Tx) -> None:
-        tx.execute("INSERT INTO batches (batch_id, name, source_file, content_hash) VALUES ('b1', 'b1', 'f.csv', 'h')"
-                   " ON CONFLICT DO NOTHING")
+        tx.execute(
+            "INSERT INTO batches (batch_id, name, source_file, content_hash) VALUES ('b1', 'b1', 'f.csv', 'h')"
+            " ON CONFLICT DO NOTHING"
+        )
         tx.execute("INSERT INTO prospect_registry (prospect_id) VALUES (?)", [prospect_id])
-        tx.execute("INSERT INTO prospects (prospect_id, batch_id, title, email, active_email, country, tier, stage,"
-                   " email_status) VALUES (?, 'b1', 'Hotel Manager', ?, ?, ?, 'hot', 'enriched', 'ok')",
-                   [prospect_id, f"{prospect_id}@hotel.test", f"{prospect_id}@hotel.test", country])
+        tx.execute(
+            "INSERT INTO prospects (prospect_id, batch_id, title, email, active_email, country, tier, stage,"
+            " email_status) VALUES (?, 'b1', 'Hotel Manager', ?, ?, ?, 'hot', 'enriched', 'ok')",
+            [prospect_id, f"{prospect_id}@hotel.test", f"{prospect_id}@hotel.test", country],
+        )
 
     store.run(insert)
 
@@ -53,8 +57,7 @@ def crm(jengu_env: Path, tmp_path: Path) -> CrmStore:
 
 def test_cli_round_trip(crm: CrmStore, tmp_path: Path) -> None:
     folder = str(tmp_path / "campaigns")
-    assert last_json(jengu("load", "--dir", folder, "--json")) == {"added": [CAMPAIGN], "updated": [],
-                                                                   "unchanged": []}
+    assert last_json(jengu("load", "--dir", folder, "--json")) == {"added": [CAMPAIGN], "updated": [], "unchanged": []}
     assert last_json(jengu("load", "--dir", folder, "--json"))["unchanged"] == [CAMPAIGN]
 
     by_rules = last_json(jengu("assign", CAMPAIGN, "--json"))
@@ -68,8 +71,9 @@ def test_cli_round_trip(crm: CrmStore, tmp_path: Path) -> None:
 
     listed = last_json(jengu("list", "--json"))["campaigns"]
     assert [(c["campaign_id"], c["status"], c["members"], c["removed"]) for c in listed] == [(CAMPAIGN, "draft", 2, 1)]
-    kinds = crm.query("SELECT type, count(*) AS n FROM activities WHERE prospect_id IS NOT NULL GROUP BY type"
-                      " ORDER BY type").rows()
+    kinds = crm.query(
+        "SELECT type, count(*) AS n FROM activities WHERE prospect_id IS NOT NULL GROUP BY type ORDER BY type"
+    ).rows()
     assert kinds == [("campaign_member_added", 3), ("campaign_member_removed", 1)]
 
 
@@ -90,18 +94,28 @@ def test_cli_errors_are_one_clean_line(crm: CrmStore, tmp_path: Path) -> None:
 def test_membership_job_with_run_config(crm: CrmStore, tmp_path: Path) -> None:
     assert last_json(jengu("load", "--dir", str(tmp_path / "campaigns"), "--json"))["added"] == [CAMPAIGN]
     job = defs.resolve_job_def("campaign_membership_job")
-    config = {"ops": {"change_campaign_membership": {"config": {"campaign": CAMPAIGN, "add": ["fr-1", "dk-1"],
-                                                                "remove": ["dk-1"]}}}}
+    config = {
+        "ops": {
+            "change_campaign_membership": {
+                "config": {"campaign": CAMPAIGN, "add": ["fr-1", "dk-1"], "remove": ["dk-1"]}
+            }
+        }
+    }
     result = job.execute_in_process(run_config=config)
     assert result.success
-    members = crm.query("SELECT prospect_id, source, removed_at IS NULL AS active FROM campaign_members"
-                        " ORDER BY prospect_id").rows()
+    members = crm.query(
+        "SELECT prospect_id, source, removed_at IS NULL AS active FROM campaign_members ORDER BY prospect_id"
+    ).rows()
     assert members == [("dk-1", "manual", False), ("fr-1", "manual", True)]
-    actors = crm.query("SELECT DISTINCT CAST(metadata AS VARCHAR) AS m FROM activities WHERE type LIKE 'campaign_member%'")
+    actors = crm.query(
+        "SELECT DISTINCT CAST(metadata AS VARCHAR) AS m FROM activities WHERE type LIKE 'campaign_member%'"
+    )
     assert {json.loads(m)["actor"] for m in actors["m"]} == {f"dagster run {result.run_id}"}
 
-    rules = job.execute_in_process(run_config={"ops": {"change_campaign_membership": {"config": {
-        "campaign": CAMPAIGN, "by_rules": True}}}})
+    rules = job.execute_in_process(
+        run_config={"ops": {"change_campaign_membership": {"config": {"campaign": CAMPAIGN, "by_rules": True}}}}
+    )
     assert rules.success
     assert crm.query("SELECT prospect_id FROM campaign_members WHERE removed_at IS NULL ORDER BY 1")[
-        "prospect_id"].to_list() == ["fr-1", "no-1"]
+        "prospect_id"
+    ].to_list() == ["fr-1", "no-1"]

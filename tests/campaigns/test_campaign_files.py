@@ -71,24 +71,50 @@ def test_the_example_campaign_in_the_repository_is_valid() -> None:
 
 def test_a_negative_delay_names_file_and_field_path() -> None:
     assert problems(VALID.replace("delay_days: 3", "delay_days: -1")) == [
-        "campaigns/spring.yaml: steps.1.delay_days: Input should be greater than or equal to 0"]
+        "campaigns/spring.yaml: steps.1.delay_days: Input should be greater than or equal to 0"
+    ]
 
 
-@pytest.mark.parametrize(("change", "expected"), [
-    (("status: active", "status: running"), "campaigns/spring.yaml: status: Input should be 'draft', 'active',"),
-    (("ends_on: 2027-05-31", "ends_on: 2027-01-01"), "campaigns/spring.yaml: (campaign): ends_on (2027-01-01) is before"),
-    (("delay_days: 0", "delay_days: 2"), "campaigns/spring.yaml: steps: the first step must have delay_days 0"),
-    (("    template: follow_up_1.txt.j2", "    template: follow_up_1.txt.j2\n    prompt: first_touch_v1"),
-     "campaigns/spring.yaml: steps.1: give exactly one of prompt or template"),
-    (("{name: b, weight: 1}", "{name: b, weight: 0}"), "campaigns/spring.yaml: variants.1.weight: Input should be greater than 0"),
-    (("{name: b, weight: 1}", "{name: a, weight: 1}"), "campaigns/spring.yaml: variants: variant names must be unique"),
-    (("countries: [no, DK]", "countries: [XX]"), "campaigns/spring.yaml: audience.countries: not ISO 3166-1 alpha-2"),
-    (("sender_email: mia@jengu.test", "sender_email: not-an-address"), "campaigns/spring.yaml: sender.sender_email: "),
-    (("    prompt: first_touch_v1", "    prompt: x\n    stop_on: [replied, sunny]"),
-     "campaigns/spring.yaml: steps.0.stop_on.1: Input should be 'replied'"),
-    (("name: spring", "name: autumn"), "campaigns/spring.yaml: name: should be the file's name 'spring'"),
-    (("status: active", "status: active\nstatuss: draft"), "campaigns/spring.yaml: statuss: Extra inputs are not permitted"),
-])
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("status: active", "status: running"), "campaigns/spring.yaml: status: Input should be 'draft', 'active',"),
+        (
+            ("ends_on: 2027-05-31", "ends_on: 2027-01-01"),
+            "campaigns/spring.yaml: (campaign): ends_on (2027-01-01) is before",
+        ),
+        (("delay_days: 0", "delay_days: 2"), "campaigns/spring.yaml: steps: the first step must have delay_days 0"),
+        (
+            ("    template: follow_up_1.txt.j2", "    template: follow_up_1.txt.j2\n    prompt: first_touch_v1"),
+            "campaigns/spring.yaml: steps.1: give exactly one of prompt or template",
+        ),
+        (
+            ("{name: b, weight: 1}", "{name: b, weight: 0}"),
+            "campaigns/spring.yaml: variants.1.weight: Input should be greater than 0",
+        ),
+        (
+            ("{name: b, weight: 1}", "{name: a, weight: 1}"),
+            "campaigns/spring.yaml: variants: variant names must be unique",
+        ),
+        (
+            ("countries: [no, DK]", "countries: [XX]"),
+            "campaigns/spring.yaml: audience.countries: not ISO 3166-1 alpha-2",
+        ),
+        (
+            ("sender_email: mia@jengu.test", "sender_email: not-an-address"),
+            "campaigns/spring.yaml: sender.sender_email: ",
+        ),
+        (
+            ("    prompt: first_touch_v1", "    prompt: x\n    stop_on: [replied, sunny]"),
+            "campaigns/spring.yaml: steps.0.stop_on.1: Input should be 'replied'",
+        ),
+        (("name: spring", "name: autumn"), "campaigns/spring.yaml: name: should be the file's name 'spring'"),
+        (
+            ("status: active", "status: active\nstatuss: draft"),
+            "campaigns/spring.yaml: statuss: Extra inputs are not permitted",
+        ),
+    ],
+)
 def test_each_mistake_names_file_and_field(change: tuple[str, str], expected: str) -> None:
     found = problems(VALID.replace(*change))
     assert any(problem.startswith(expected) for problem in found), found
@@ -105,7 +131,8 @@ def test_a_yaml_syntax_error_names_file_and_line() -> None:
     assert problem.startswith("campaigns/spring.yaml: line ")
     assert "YAML syntax error" in problem
     assert problems("- just\n- a list\n") == [
-        "campaigns/spring.yaml: a campaign file must be a mapping of fields, got list"]
+        "campaigns/spring.yaml: a campaign file must be a mapping of fields, got list"
+    ]
 
 
 def test_a_folder_reports_every_bad_file_and_loads_nothing(tmp_path: Path) -> None:
@@ -137,8 +164,11 @@ def test_no_variants_means_no_arm() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(campaign=st.text(min_size=1, max_size=20), prospect=st.text(min_size=1, max_size=40),
-       weights=st.lists(st.floats(min_value=0.01, max_value=100), min_size=1, max_size=5))
+@given(
+    campaign=st.text(min_size=1, max_size=20),
+    prospect=st.text(min_size=1, max_size=40),
+    weights=st.lists(st.floats(min_value=0.01, max_value=100), min_size=1, max_size=5),
+)
 def test_variant_assignment_is_stable_and_always_an_arm(campaign: str, prospect: str, weights: list[float]) -> None:
     arms = [(f"v{i}", w) for i, w in enumerate(weights)]
     first = assign_variant(campaign, prospect, arms)
@@ -147,8 +177,10 @@ def test_variant_assignment_is_stable_and_always_an_arm(campaign: str, prospect:
 
 
 @settings(max_examples=20, deadline=None)
-@given(campaign=st.text(min_size=1, max_size=12),
-       weights=st.lists(st.integers(min_value=1, max_value=5), min_size=2, max_size=4))
+@given(
+    campaign=st.text(min_size=1, max_size=12),
+    weights=st.lists(st.integers(min_value=1, max_value=5), min_size=2, max_size=4),
+)
 def test_variant_proportions_follow_the_weights(campaign: str, weights: list[int]) -> None:
     arms = [(f"v{i}", float(w)) for i, w in enumerate(weights)]
     ids = 4000

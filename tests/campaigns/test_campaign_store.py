@@ -41,18 +41,42 @@ variants:
 """
 
 
-def add_prospect(store: CrmStore, prospect_id: str, *, tier: str = "hot", country: str = "DK",
-                 title: str = "General Manager", stage: str = "enriched", email_status: str | None = "ok",
-                 batch_id: str = "b1", tags: list[str] | None = None) -> None:
+def add_prospect(
+    store: CrmStore,
+    prospect_id: str,
+    *,
+    tier: str = "hot",
+    country: str = "DK",
+    title: str = "General Manager",
+    stage: str = "enriched",
+    email_status: str | None = "ok",
+    batch_id: str = "b1",
+    tags: list[str] | None = None,
+) -> None:
     def insert(tx: Tx) -> None:
-        tx.execute("INSERT INTO batches (batch_id, name, source_file, content_hash) VALUES (?, ?, 'f.csv', ?)"
-                   " ON CONFLICT DO NOTHING", [batch_id, batch_id, f"hash-{batch_id}"])
+        tx.execute(
+            "INSERT INTO batches (batch_id, name, source_file, content_hash) VALUES (?, ?, 'f.csv', ?)"
+            " ON CONFLICT DO NOTHING",
+            [batch_id, batch_id, f"hash-{batch_id}"],
+        )
         tx.execute("INSERT INTO prospect_registry (prospect_id) VALUES (?)", [prospect_id])
         email = f"{prospect_id}@hotel.test"
-        tx.execute("INSERT INTO prospects (prospect_id, batch_id, first_name, title, email, active_email, country,"
-                   " tier, stage, email_status, tags) VALUES (?, ?, 'Zoë', ?, ?, ?, ?, ?, ?, ?, ?)",
-                   [prospect_id, batch_id, title, email, email, country, tier, stage, email_status,
-                    json.dumps(tags) if tags is not None else None])
+        tx.execute(
+            "INSERT INTO prospects (prospect_id, batch_id, first_name, title, email, active_email, country,"
+            " tier, stage, email_status, tags) VALUES (?, ?, 'Zoë', ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                prospect_id,
+                batch_id,
+                title,
+                email,
+                email,
+                country,
+                tier,
+                stage,
+                email_status,
+                json.dumps(tags) if tags is not None else None,
+            ],
+        )
 
     store.run(insert)
 
@@ -64,14 +88,17 @@ def write_campaign(folder: Path, text: str = CAMPAIGN, name: str = "nordics") ->
 
 
 def members(store: CrmStore, campaign: str = "nordics") -> dict[str, tuple[str | None, str, bool]]:
-    rows = store.query("SELECT prospect_id, variant, source, removed_at IS NULL AS active FROM campaign_members"
-                       " WHERE campaign_id = ?", [campaign]).rows()
+    rows = store.query(
+        "SELECT prospect_id, variant, source, removed_at IS NULL AS active FROM campaign_members WHERE campaign_id = ?",
+        [campaign],
+    ).rows()
     return {prospect_id: (variant, source, active) for prospect_id, variant, source, active in rows}
 
 
 def activities(store: CrmStore, type_: str) -> list[tuple[str, dict[str, object]]]:
-    rows = store.query("SELECT prospect_id, CAST(metadata AS VARCHAR) FROM activities WHERE type = ?"
-                       " ORDER BY activity_id", [type_]).rows()
+    rows = store.query(
+        "SELECT prospect_id, CAST(metadata AS VARCHAR) FROM activities WHERE type = ? ORDER BY activity_id", [type_]
+    ).rows()
     return [(prospect_id, json.loads(metadata)) for prospect_id, metadata in rows]
 
 
@@ -94,8 +121,11 @@ def test_load_is_idempotent_and_picks_up_changes(store: CrmStore, tmp_path: Path
 
 def test_an_invalid_file_loads_nothing(store: CrmStore, tmp_path: Path) -> None:
     folder = write_campaign(tmp_path / "campaigns")
-    write_campaign(folder, CAMPAIGN.replace("name: nordics", "name: broken").replace("delay_days: 0", "delay_days: -1"),
-                   name="broken")
+    write_campaign(
+        folder,
+        CAMPAIGN.replace("name: nordics", "name: broken").replace("delay_days: 0", "delay_days: -1"),
+        name="broken",
+    )
     with pytest.raises(CampaignFileError, match=r"broken\.yaml: steps\.0\.delay_days"):
         load_campaigns(store, folder)
     assert store.count("campaigns") == 0
@@ -149,15 +179,20 @@ def test_manual_changes_are_activities_and_removed_members_stay_out(store: CrmSt
 
     added = assign_manually(store, "nordics", ["picked-by-hand", "p2"], actor="alice")
     assert (list(added.added), added.unchanged) == (["picked-by-hand"], ["p2"])
-    assert members(store)["picked-by-hand"] == (assign_variant("nordics", "picked-by-hand", [("a", 1), ("b", 1)]),
-                                                "manual", True)
+    assert members(store)["picked-by-hand"] == (
+        assign_variant("nordics", "picked-by-hand", [("a", 1), ("b", 1)]),
+        "manual",
+        True,
+    )
     back = assign_manually(store, "nordics", ["p1"], actor="bob")
     assert list(back.added) == ["p1"]
     assert members(store)["p1"][1:] == ("manual", True)
 
     history = [(p, meta["source"], meta["actor"]) for p, meta in activities(store, "campaign_member_removed")]
     assert history == [("p1", "manual", "alice")]
-    manual = [(p, meta["actor"]) for p, meta in activities(store, "campaign_member_added") if meta["source"] == "manual"]
+    manual = [
+        (p, meta["actor"]) for p, meta in activities(store, "campaign_member_added") if meta["source"] == "manual"
+    ]
     assert manual == [("picked-by-hand", "alice"), ("p1", "bob")]
     assert [c["members"] for c in list_campaigns(store)] == [3]
     assert [c["removed"] for c in list_campaigns(store)] == [0]

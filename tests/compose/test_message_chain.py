@@ -11,17 +11,25 @@ import pytest
 from jengu_pipeline.domain.campaigns import read_campaign_folder
 from jengu_pipeline.domain.compose import MessageFacts
 from jengu_pipeline.domain.message_gate import GateContext
+from jengu_pipeline.domain.messages import MessageRequest, WrittenMessage
 from jengu_pipeline.resources.calls import CircuitBreaker, ProviderCaller, ProviderLimits
 from jengu_pipeline.resources.llm import AnthropicMessages, ChatModel, OpenAiChat
-from jengu_pipeline.resources.message_writer import MessageRequest, WrittenMessage, write_messages
+from jengu_pipeline.resources.message_writer import write_messages
 from jengu_pipeline.sandbox import SANDBOX_KEYS, Sandbox
 from jengu_pipeline.sandbox.providers import ANTHROPIC_MODELS, OPENAI_MODELS
 from jengu_pipeline.sandbox.web import INJECTION, INJECTION_DOMAIN
 from jengu_pipeline.store import CrmStore
 
 CAMPAIGN = read_campaign_folder(Path("jengu_pipeline/sandbox/campaigns"))[0].campaign
-LIMITS = ProviderLimits(timeout_seconds=0.5, max_attempts=2, backoff_base_seconds=0.01, backoff_cap_seconds=0.05,
-                        max_total_wait_seconds=2.0, breaker_threshold=100, breaker_cooldown_seconds=0.1)
+LIMITS = ProviderLimits(
+    timeout_seconds=0.5,
+    max_attempts=2,
+    backoff_base_seconds=0.01,
+    backoff_cap_seconds=0.05,
+    max_total_wait_seconds=2.0,
+    breaker_threshold=100,
+    breaker_cooldown_seconds=0.1,
+)
 
 
 def models(sandbox: Sandbox, store: CrmStore, limits: ProviderLimits = LIMITS) -> list[ChatModel]:
@@ -31,31 +39,53 @@ def models(sandbox: Sandbox, store: CrmStore, limits: ProviderLimits = LIMITS) -
         return ProviderCaller(name, store, limits, breaker=CircuitBreaker(100, 0.1))
 
     return [
-        OpenAiChat(caller("xai"), api_key=SANDBOX_KEYS["openai"], model=OPENAI_MODELS[0],
-                   base_url=f"{sandbox.base_url}/v1"),
-        AnthropicMessages(caller("anthropic"), api_key=SANDBOX_KEYS["anthropic"], model=ANTHROPIC_MODELS[0],
-                          base_url=sandbox.base_url),
+        OpenAiChat(
+            caller("xai"), api_key=SANDBOX_KEYS["openai"], model=OPENAI_MODELS[0], base_url=f"{sandbox.base_url}/v1"
+        ),
+        AnthropicMessages(
+            caller("anthropic"), api_key=SANDBOX_KEYS["anthropic"], model=ANTHROPIC_MODELS[0], base_url=sandbox.base_url
+        ),
     ]
 
 
 def request(sandbox: Sandbox, index: int, *, excerpt: str = "") -> MessageRequest:
     hotel, person = sandbox.world.people()[index]
     facts = MessageFacts(
-        prospect_id=f"p{index}", first_name=person.first, last_name=person.last, title=person.title,
-        hotel=hotel.name, country=hotel.country, website_domain=hotel.domain, page_title=f"{hotel.name} | Official",
-        page_description=None, page_excerpt=excerpt or f"Welcome to {hotel.name}, {hotel.city}.",
-        value_proposition=CAMPAIGN.value_proposition, variant=None, variant_description=None, step=1)
+        prospect_id=f"p{index}",
+        first_name=person.first,
+        last_name=person.last,
+        title=person.title,
+        hotel=hotel.name,
+        country=hotel.country,
+        website_domain=hotel.domain,
+        page_title=f"{hotel.name} | Official",
+        page_description=None,
+        page_excerpt=excerpt or f"Welcome to {hotel.name}, {hotel.city}.",
+        value_proposition=CAMPAIGN.value_proposition,
+        variant=None,
+        variant_description=None,
+        step=1,
+    )
     sender = CAMPAIGN.sender
     gate = GateContext(
-        recipient_email=person.email, recipient_first_name=person.first, recipient_last_name=person.last,
-        hotel_name=hotel.name, sender_email=sender.sender_email, sender_name=sender.sender_name,
-        reply_to=sender.reply_to, postal_address=sender.postal_address, unsubscribe_text=sender.unsubscribe_text,
-        allowed_link_domains=CAMPAIGN.link_domains(), scraped_text=facts.website_text())
+        recipient_email=person.email,
+        recipient_first_name=person.first,
+        recipient_last_name=person.last,
+        hotel_name=hotel.name,
+        sender_email=sender.sender_email,
+        sender_name=sender.sender_name,
+        reply_to=sender.reply_to,
+        postal_address=sender.postal_address,
+        unsubscribe_text=sender.unsubscribe_text,
+        allowed_link_domains=CAMPAIGN.link_domains(),
+        scraped_text=facts.website_text(),
+    )
     return MessageRequest(facts, CAMPAIGN, CAMPAIGN.steps[0], gate)
 
 
-def write(sandbox: Sandbox, store: CrmStore, requests: list[MessageRequest],
-          limits: ProviderLimits = LIMITS) -> list[WrittenMessage]:
+def write(
+    sandbox: Sandbox, store: CrmStore, requests: list[MessageRequest], limits: ProviderLimits = LIMITS
+) -> list[WrittenMessage]:
     async def run() -> list[WrittenMessage]:
         chain = models(sandbox, store, limits)
         try:
@@ -83,14 +113,18 @@ def test_the_primary_model_writes_a_message_that_passes_the_gate(sandbox: Sandbo
         assert message.request.facts.first_name in message.draft.body  # type: ignore[operator]
 
 
-@pytest.mark.parametrize(("openai_fault", "outcome"), [
-    ({"error_rate": 1.0}, "provider_error"),  # 503 on every try: an outage
-    ({"latency_ms": 1500}, "provider_error"),  # slower than the 0.5 s timeout
-    ({"daily_quota": 0}, "provider_error"),  # 429 insufficient_quota
-    ({"malformed_rate": 1.0}, "provider_error"),  # a 200 whose body is not the documented shape
-])
-def test_a_failing_primary_hands_over_to_the_secondary(sandbox: Sandbox, store: CrmStore,
-                                                       openai_fault: dict[str, float], outcome: str) -> None:
+@pytest.mark.parametrize(
+    ("openai_fault", "outcome"),
+    [
+        ({"error_rate": 1.0}, "provider_error"),  # 503 on every try: an outage
+        ({"latency_ms": 1500}, "provider_error"),  # slower than the 0.5 s timeout
+        ({"daily_quota": 0}, "provider_error"),  # 429 insufficient_quota
+        ({"malformed_rate": 1.0}, "provider_error"),  # a 200 whose body is not the documented shape
+    ],
+)
+def test_a_failing_primary_hands_over_to_the_secondary(
+    sandbox: Sandbox, store: CrmStore, openai_fault: dict[str, float], outcome: str
+) -> None:
     sandbox.configure("openai", **openai_fault)
     [message] = write(sandbox, store, [request(sandbox, 0)])
     assert path(message) == [("xai", outcome), ("anthropic", "written")]

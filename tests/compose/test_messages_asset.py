@@ -38,8 +38,12 @@ def campaign_folder(tmp_path: Path, *, requires_approval: bool = False) -> Path:
     return folder
 
 
-def compose_batch(sandbox: Sandbox, tmp_path: Path, *, requires_approval: bool = False,
-                  ) -> tuple[CrmStore, dg.DagsterInstance, str]:
+def compose_batch(
+    sandbox: Sandbox,
+    tmp_path: Path,
+    *,
+    requires_approval: bool = False,
+) -> tuple[CrmStore, dg.DagsterInstance, str]:
     """Load the campaign, then import, enrich and compose three people at a hostile and a friendly hotel."""
     store = open_store(get_settings().store_url)
     load_campaigns(store, campaign_folder(tmp_path, requires_approval=requires_approval))
@@ -90,15 +94,21 @@ def test_members_get_a_queued_message_and_hostile_sites_never_reach_one(sandbox_
     again = dg.materialize([messages], instance=instance, partition_key=key, resources=resources())
     assert again.success
     rewritten = rows(store, "SELECT message_id, variant, subject, body FROM messages ORDER BY message_id")
-    assert rewritten == [{k: row[k] for k in ("message_id", "variant", "subject", "body")}
-                         for row in sorted(written, key=lambda r: str(r["message_id"]))]
+    assert rewritten == [
+        {k: row[k] for k in ("message_id", "variant", "subject", "body")}
+        for row in sorted(written, key=lambda r: str(r["message_id"]))
+    ]
     assert sandbox_env.stats()["providers"]["openai"]["paid"] == paid_before  # answers came from the cache
 
 
 def test_approval_holds_messages_until_a_person_approves(sandbox_env: Sandbox, tmp_path: Path) -> None:
     store, instance, key = compose_batch(sandbox_env, tmp_path, requires_approval=True)
-    waiting = [row[0] for row in store.query(
-        "SELECT message_id FROM messages WHERE status = 'awaiting_approval' ORDER BY message_id").rows()]
+    waiting = [
+        row[0]
+        for row in store.query(
+            "SELECT message_id FROM messages WHERE status = 'awaiting_approval' ORDER BY message_id"
+        ).rows()
+    ]
     assert len(waiting) >= 2
     assert store.count("messages") == len(waiting)
 
@@ -110,15 +120,19 @@ def test_approval_holds_messages_until_a_person_approves(sandbox_env: Sandbox, t
     assert "not awaiting approval" in refused.output
 
     job = message_approval_job.execute_in_process(
-        run_config={"ops": {"approve_messages": {"config": {"campaign": "sandbox-intro",
-                                                            "approved_by": "lead@jengu.example"}}}},
-        resources={"store": resources()["store"]}, instance=instance)
+        run_config={
+            "ops": {"approve_messages": {"config": {"campaign": "sandbox-intro", "approved_by": "lead@jengu.example"}}}
+        },
+        resources={"store": resources()["store"]},
+        instance=instance,
+    )
     assert job.success
     approved = dict(store.query("SELECT message_id, approved_by FROM messages WHERE status = 'queued'").rows())
     assert set(approved) == set(waiting)
     assert approved[waiting[0]] == "ops@jengu.example"
-    assert all(str(by).startswith("lead@jengu.example (dagster run") for mid, by in approved.items()
-               if mid != waiting[0])
+    assert all(
+        str(by).startswith("lead@jengu.example (dagster run") for mid, by in approved.items() if mid != waiting[0]
+    )
     activities = store.query("SELECT count(*) AS n FROM activities WHERE type = 'message_approved'")["n"][0]
     assert activities == len(waiting)
 
@@ -130,9 +144,12 @@ def test_approval_holds_messages_until_a_person_approves(sandbox_env: Sandbox, t
 
 def test_a_hand_edited_queued_message_fails_the_check(sandbox_env: Sandbox, tmp_path: Path) -> None:
     store, *_ = compose_batch(sandbox_env, tmp_path)
-    store.run(lambda tx: tx.execute(
-        "UPDATE messages SET body = body || ' Book now at https://cheap-rooms.example/deal' WHERE message_id ="
-        " (SELECT min(message_id) FROM messages)"))
+    store.run(
+        lambda tx: tx.execute(
+            "UPDATE messages SET body = body || ' Book now at https://cheap-rooms.example/deal' WHERE message_id ="
+            " (SELECT min(message_id) FROM messages)"
+        )
+    )
     evaluation = messages_cleared_pass_gate(store=resources()["store"])
     assert not evaluation.passed
     assert evaluation.metadata["violations"].value == 1

@@ -16,24 +16,39 @@ import pytest
 from jengu_pipeline.definitions import defs
 from jengu_pipeline.instance import PROJECT_ROOT
 
-EXPECTED_ASSETS = {"raw_prospects": "ingest", "prospects": "ingest", "rejected_rows": "ingest", "websites": "enrich",
-                   "email_verifications": "enrich", "messages": "compose",
-                   "sends": "send", "integrity_findings": "integrity"}
-EXPECTED_CHECKS = {("prospects", "prospects_rows_conserved"), ("prospects", "prospects_unique_active_identity"),
-                   ("websites", "websites_domains_resolvable"),
-                   ("email_verifications", "email_verifications_chosen_addresses_verified"),
-                   ("messages", "messages_cleared_pass_gate"), ("sends", "sends_never_after_suppression"),
-                   ("sends", "sends_within_daily_caps"),
-                   # integrity rules (assets/integrity.py), on the asset each concerns
-                   ("prospects", "prospects_no_orphan_rows"), ("prospects", "prospects_no_duplicate_active_email"),
-                   ("prospects", "prospects_no_duplicate_active_linkedin_url"), ("prospects", "prospects_no_stale_new"),
-                   ("prospects", "prospects_stage_matches_ledger"), ("sends", "sends_no_stale_claims"),
-                   ("sends", "sends_unknown_reconciled"), ("sends", "sends_hard_bounces_suppressed"),
-                   ("messages", "messages_none_to_suppressed_or_archived"),
-                   ("messages", "messages_none_in_inactive_campaigns"),
-                   ("email_verifications", "enrichment_leases_none_expired"),
-                   ("integrity_findings", "provider_quota_matches_ledger"),
-                   ("integrity_findings", "replies_classified_in_time")}
+EXPECTED_ASSETS = {
+    "raw_prospects": "ingest",
+    "prospects": "ingest",
+    "rejected_rows": "ingest",
+    "websites": "enrich",
+    "email_verifications": "enrich",
+    "messages": "compose",
+    "sends": "send",
+    "integrity_findings": "integrity",
+}
+EXPECTED_CHECKS = {
+    ("prospects", "prospects_rows_conserved"),
+    ("prospects", "prospects_unique_active_identity"),
+    ("websites", "websites_domains_resolvable"),
+    ("email_verifications", "email_verifications_chosen_addresses_verified"),
+    ("messages", "messages_cleared_pass_gate"),
+    ("sends", "sends_never_after_suppression"),
+    ("sends", "sends_within_daily_caps"),
+    # integrity rules (assets/integrity.py), on the asset each concerns
+    ("prospects", "prospects_no_orphan_rows"),
+    ("prospects", "prospects_no_duplicate_active_email"),
+    ("prospects", "prospects_no_duplicate_active_linkedin_url"),
+    ("prospects", "prospects_no_stale_new"),
+    ("prospects", "prospects_stage_matches_ledger"),
+    ("sends", "sends_no_stale_claims"),
+    ("sends", "sends_unknown_reconciled"),
+    ("sends", "sends_hard_bounces_suppressed"),
+    ("messages", "messages_none_to_suppressed_or_archived"),
+    ("messages", "messages_none_in_inactive_campaigns"),
+    ("email_verifications", "enrichment_leases_none_expired"),
+    ("integrity_findings", "provider_quota_matches_ledger"),
+    ("integrity_findings", "replies_classified_in_time"),
+}
 """A snapshot of the asset graph: renaming an asset or check breaks operators' and analysts' habits, so it
 must be a deliberate change here."""
 
@@ -49,10 +64,16 @@ def test_definitions_load_with_the_expected_assets_checks_and_automation() -> No
         node = graph.get(key)
         assert node.description, f"{key} has no description"
         assert node.owners == ["team:jengu"]
-    assert {job.name for job in defs.resolve_all_job_defs()} >= {"ingest_job", "prospect_batch_job",
-                                                                  "campaign_membership_job", "message_approval_job",
-                                                                  "sending_job", "sending_control_job",
-                                                                  "integrity_job", "daily_digest_job"}
+    assert {job.name for job in defs.resolve_all_job_defs()} >= {
+        "ingest_job",
+        "prospect_batch_job",
+        "campaign_membership_job",
+        "message_approval_job",
+        "sending_job",
+        "sending_control_job",
+        "integrity_job",
+        "daily_digest_job",
+    }
     assert defs.resolve_sensor_def("prospect_drop_sensor").default_status == dg.DefaultSensorStatus.RUNNING
     schedule = defs.resolve_schedule_def("sending_schedule")
     assert schedule.cron_schedule == "*/5 8-18 * * 1-6"
@@ -71,8 +92,15 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_dagster_definitions_validate_exits_zero(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-                            cwd=PROJECT_ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=180, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=PROJECT_ROOT,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -89,7 +117,11 @@ def test_webserver_serves_the_assets_over_graphql_on_loopback(tmp_path: Path) ->
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "dagster_webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=PROJECT_ROOT, env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cwd=PROJECT_ROOT,
+        env=_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 120
         nodes = None

@@ -252,13 +252,18 @@ def test_namesakes_with_different_linkedin_profiles_or_numbered_hotels_stay_apar
 def test_a_sales_navigator_lead_and_a_public_profile_can_be_one_person() -> None:
     from jengu_pipeline.domain.dedup import assign_prospects
 
-    lead = {**person(3, "sigrid sjoberg", "norrsken"),
-            "linkedin_url": "https://www.linkedin.com/sales/lead/ACwAArhN6hAQ,NAME_SEARCH,x"}
-    other_lead = {**person(4, "sigrid sjoberg", "norrsken"),
-                  "linkedin_url": "https://www.linkedin.com/sales/lead/ACwAAzzzzzzz,NAME_SEARCH,y"}
+    lead = {
+        **person(3, "sigrid sjoberg", "norrsken"),
+        "linkedin_url": "https://www.linkedin.com/sales/lead/ACwAArhN6hAQ,NAME_SEARCH,x",
+    }
+    other_lead = {
+        **person(4, "sigrid sjoberg", "norrsken"),
+        "linkedin_url": "https://www.linkedin.com/sales/lead/ACwAAzzzzzzz,NAME_SEARCH,y",
+    }
     rows = batch(person(2, "sigrid sjoberg", "norrsken", linkedin="sigrid-sjoberg-f046977"), lead, other_lead)
-    empty = pl.DataFrame(schema=dict.fromkeys(("prospect_id", "linkedin_url", "email", "name_key", "company_key"),
-                                              pl.Utf8))
+    empty = pl.DataFrame(
+        schema=dict.fromkeys(("prospect_id", "linkedin_url", "email", "name_key", "company_key"), pl.Utf8)
+    )
     profile, first_lead, second_lead = assign_prospects(rows, empty, "b1")["prospect_id"].to_list()
     assert first_lead == profile, "two namespaces: a lead id does not contradict a profile slug"
     assert second_lead != first_lead, "two different lead ids are two people"

@@ -23,8 +23,15 @@ from jengu_pipeline.domain.emails import (
 
 @pytest.mark.parametrize(
     ("text", "token"),
-    [("Ørsted", "orsted"), ("Zoë", "zoe"), ("D'Angelo", "dangelo"), ("de la Fuente", "delafuente"),
-     ("Jean-Luc", "jeanluc"), (None, ""), ("Łukasz", "lukasz")],
+    [
+        ("Ørsted", "orsted"),
+        ("Zoë", "zoe"),
+        ("D'Angelo", "dangelo"),
+        ("de la Fuente", "delafuente"),
+        ("Jean-Luc", "jeanluc"),
+        (None, ""),
+        ("Łukasz", "lukasz"),
+    ],
 )
 def test_name_tokens_are_ascii_letters_and_digits(text: str | None, token: str) -> None:
     assert name_token(text) == token
@@ -75,9 +82,15 @@ def test_a_rendered_address_infers_its_own_pattern(first: str, last: str, patter
 
 @pytest.mark.parametrize(
     ("email", "problem"),
-    [("zoe.orsted@nordlys.test", None), ("info@nordlys.test", "role"), ("Reservations+x@nordlys.test", "role"),
-     ("zoe@gmail.com", "free_mail"), ("zoe@mailinator.com", "disposable"), ("not-an-address", "syntax"),
-     ("zoe@localhost", "syntax")],
+    [
+        ("zoe.orsted@nordlys.test", None),
+        ("info@nordlys.test", "role"),
+        ("Reservations+x@nordlys.test", "role"),
+        ("zoe@gmail.com", "free_mail"),
+        ("zoe@mailinator.com", "disposable"),
+        ("not-an-address", "syntax"),
+        ("zoe@localhost", "syntax"),
+    ],
 )
 def test_address_problems(email: str, problem: str | None) -> None:
     assert address_problem(email) == problem

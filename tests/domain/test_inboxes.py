@@ -50,8 +50,12 @@ def problems(text: str) -> list[str]:
 def test_a_valid_file_loads_with_defaults() -> None:
     loaded = parse_inbox_file(VALID, SOURCE)
     mia, leo = loaded.inboxes
-    assert (mia.address, mia.domain, mia.smtp.host, mia.smtp.tls) == ("mia@jengu.test", "jengu.test", "smtp.jengu.test",
-                                                                       "starttls")
+    assert (mia.address, mia.domain, mia.smtp.host, mia.smtp.tls) == (
+        "mia@jengu.test",
+        "jengu.test",
+        "smtp.jengu.test",
+        "starttls",
+    )
     assert (mia.ceiling, leo.ceiling) == (30, 40)
     assert leo.imap is not None
     assert leo.imap.sent_folder == "Sent"
@@ -75,14 +79,35 @@ def test_the_example_file_in_the_repository_is_valid_and_sandbox_safe() -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (("port: 587", "port: 70000"), "inboxes.yaml: line 7: inboxes.0.smtp.port: Input should be less than or equal to 65535"),
+        (
+            ("port: 587", "port: 70000"),
+            "inboxes.yaml: line 7: inboxes.0.smtp.port: Input should be less than or equal to 65535",
+        ),
         (("port: 587", "prot: 587"), "inboxes.yaml: line 7: inboxes.0.smtp.prot: Extra inputs are not permitted"),
-        (("    warmup_start: 2027-01-04\n  - ", "  - "), "inboxes.yaml: line 2: inboxes.0.warmup_start: Field required"),
-        (("host_provider: google", "host_provider: gmail"), "inboxes.yaml: line 4: inboxes.0.host_provider: Input should be 'google', 'microsoft' or 'other'"),
-        (("JENGU_MIA_PASSWORD", "mia-password"), "inboxes.yaml: line 9: inboxes.0.smtp.password_env: String should match pattern"),
-        (("Mia@Jengu.test", "mia@"), "inboxes.yaml: line 2: inboxes.0.address: There must be something after the @-sign."),
-        (("daily_cap: 40", "daily_cap: 51"), "inboxes.yaml: line 16: inboxes.1.daily_cap: Input should be less than or equal to 50"),
-        (("sat]", "sat, sat]"), "inboxes.yaml: line 18: sending.weekdays: each day once: mon, tue, wed, thu, fri, sat, sat"),
+        (
+            ("    warmup_start: 2027-01-04\n  - ", "  - "),
+            "inboxes.yaml: line 2: inboxes.0.warmup_start: Field required",
+        ),
+        (
+            ("host_provider: google", "host_provider: gmail"),
+            "inboxes.yaml: line 4: inboxes.0.host_provider: Input should be 'google', 'microsoft' or 'other'",
+        ),
+        (
+            ("JENGU_MIA_PASSWORD", "mia-password"),
+            "inboxes.yaml: line 9: inboxes.0.smtp.password_env: String should match pattern",
+        ),
+        (
+            ("Mia@Jengu.test", "mia@"),
+            "inboxes.yaml: line 2: inboxes.0.address: There must be something after the @-sign.",
+        ),
+        (
+            ("daily_cap: 40", "daily_cap: 51"),
+            "inboxes.yaml: line 16: inboxes.1.daily_cap: Input should be less than or equal to 50",
+        ),
+        (
+            ("sat]", "sat, sat]"),
+            "inboxes.yaml: line 18: sending.weekdays: each day once: mon, tue, wed, thu, fri, sat, sat",
+        ),
     ],
 )
 def test_a_wrong_field_names_file_line_and_path(change: tuple[str, str], expected: str) -> None:
@@ -93,21 +118,34 @@ def test_a_wrong_field_names_file_line_and_path(change: tuple[str, str], expecte
 
 def test_a_cap_above_the_hosts_tolerance_is_refused() -> None:
     text = VALID.replace("    warmup_start: 2027-01-04\n  - ", "    warmup_start: 2027-01-04\n    daily_cap: 31\n  - ")
-    assert problems(text) == ["inboxes.yaml: line 11: inboxes.0.daily_cap: at most 30 a day from a google-hosted inbox, got 31"]
-    microsoft = text.replace("host_provider: google", "host_provider: microsoft").replace("daily_cap: 31", "daily_cap: 16")
+    assert problems(text) == [
+        "inboxes.yaml: line 11: inboxes.0.daily_cap: at most 30 a day from a google-hosted inbox, got 31"
+    ]
+    microsoft = text.replace("host_provider: google", "host_provider: microsoft").replace(
+        "daily_cap: 31", "daily_cap: 16"
+    )
     assert problems(microsoft)[0].endswith("at most 15 a day from a microsoft-hosted inbox, got 16")
 
 
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (("host: 127.0.0.1, port: 2525", "host: smtp.jengu.test, port: 2525"),  # a password never travels in clear
-         "line 13: inboxes.1.smtp: a password is only sent over TLS: set tls to starttls or ssl (none is for loopback)"),
-        (("      username: mia@jengu.test\n", ""),
-         "line 6: inboxes.0.smtp: give username and password_env together (or neither, for a server without login)"),
-        (("    daily_cap: 40", "    daily_cap: 40\n    dkim_key_env: LEO_DKIM"),
-         "line 11: inboxes.1: dkim_key_env needs dkim_selector (the DNS name the signature points receivers to)"),
-        (("leo@jengu.test", "MIA@jengu.test"), "line 2: inboxes: each address once: mia@jengu.test given more than once"),
+        (
+            ("host: 127.0.0.1, port: 2525", "host: smtp.jengu.test, port: 2525"),  # a password never travels in clear
+            "line 13: inboxes.1.smtp: a password is only sent over TLS: set tls to starttls or ssl (none is for loopback)",
+        ),
+        (
+            ("      username: mia@jengu.test\n", ""),
+            "line 6: inboxes.0.smtp: give username and password_env together (or neither, for a server without login)",
+        ),
+        (
+            ("    daily_cap: 40", "    daily_cap: 40\n    dkim_key_env: LEO_DKIM"),
+            "line 11: inboxes.1: dkim_key_env needs dkim_selector (the DNS name the signature points receivers to)",
+        ),
+        (
+            ("leo@jengu.test", "MIA@jengu.test"),
+            "line 2: inboxes: each address once: mia@jengu.test given more than once",
+        ),
     ],
 )
 def test_rules_across_fields(change: tuple[str, str], expected: str) -> None:
@@ -124,7 +162,10 @@ def test_rules_across_fields(change: tuple[str, str], expected: str) -> None:
         ("business_hours: {start: 17, end: 9}", "sending.business_hours: end (9) must be after start (17)"),
         ("warmup_stages: [5, 5, 10]", "sending.warmup_stages: stages must rise from at least 1"),
         ("bounce_min_sends: 200", "sending: bounce_min_sends (200) exceeds bounce_window (100)"),
-        ("unsubscribe_url: http://unsubscribe.jengu.test/u", "sending.unsubscribe_url: 'http://unsubscribe.jengu.test/u': an https URL"),
+        (
+            "unsubscribe_url: http://unsubscribe.jengu.test/u",
+            "sending.unsubscribe_url: 'http://unsubscribe.jengu.test/u': an https URL",
+        ),
         ("skip_probability: 1", "sending.skip_probability: Input should be less than 1"),
         ("weekdays: [monday]", "sending.weekdays.0: Input should be 'mon'"),
     ],
@@ -149,7 +190,10 @@ def test_loopback_http_is_a_valid_unsubscribe_url() -> None:
         ("- just\n- a list\n", "inboxes.yaml: (inbox file) must be a mapping of fields, got list"),
         ("", "inboxes.yaml: (inbox file) must be a mapping of fields, got NoneType"),
         ("inboxes: []\n", "inboxes.yaml: line 1: inboxes: List should have at least 1 item"),
-        (VALID.replace("sending:", "sending: {}\nsending:"), "inboxes.yaml: line 18: sending: given twice in one mapping"),
+        (
+            VALID.replace("sending:", "sending: {}\nsending:"),
+            "inboxes.yaml: line 18: sending: given twice in one mapping",
+        ),
     ],
 )
 def test_file_level_mistakes(text: str, expected: str) -> None:

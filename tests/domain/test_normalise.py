@@ -636,10 +636,18 @@ def test_private_linkedin_member_rows_are_rejected_with_a_reason() -> None:
 
 
 def test_a_shared_mailbox_is_no_personal_address_but_names_the_hotel() -> None:
-    batch = normalise_records(raw_frame(
-        {**GOOD, "website": None, "email": "Info@Hotel-Bellevue.test"},
-        {**GOOD, "first_name": "Per", "linkedin_url": None, "website": "https://other.test", "email": "info@x.test"},
-        {**GOOD, "first_name": "Eva", "linkedin_url": None, "website": None, "email": "info@gmail.com"},
-    ))
+    batch = normalise_records(
+        raw_frame(
+            {**GOOD, "website": None, "email": "Info@Hotel-Bellevue.test"},
+            {
+                **GOOD,
+                "first_name": "Per",
+                "linkedin_url": None,
+                "website": "https://other.test",
+                "email": "info@x.test",
+            },
+            {**GOOD, "first_name": "Eva", "linkedin_url": None, "website": None, "email": "info@gmail.com"},
+        )
+    )
     rows = batch.accepted.select("first_name", "email", "website").rows()
     assert rows == [("Anna", None, "hotel-bellevue.test"), ("Per", None, "other.test"), ("Eva", None, None)]

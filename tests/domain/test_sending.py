@@ -32,8 +32,15 @@ MONDAY_NOON = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)  # Berlin 13:00
 UNPACED = SendingRules(pace_over_day=False, gap_jitter_seconds=0)
 
 
-def item(n: int, *, step: int = 1, risky: bool = False, zone: str | None = "Europe/Berlin", country: str | None = None,
-         inbox: str | None = None) -> QueueItem:
+def item(
+    n: int,
+    *,
+    step: int = 1,
+    risky: bool = False,
+    zone: str | None = "Europe/Berlin",
+    country: str | None = None,
+    inbox: str | None = None,
+) -> QueueItem:
     return QueueItem(f"m{n}", f"p{n}", step, risky, zone, country, inbox)
 
 
@@ -41,8 +48,15 @@ def inbox(address: str = "a@jengu.test", cap: int = 30, **state: object) -> Inbo
     return InboxState(address, cap, **state)  # type: ignore[arg-type]
 
 
-def plan(queue: list[QueueItem], inboxes: list[InboxState], rules: SendingRules = UNPACED, now: datetime = MONDAY_NOON,
-         *, seed: int = 1, global_remaining: int | None = None) -> TickPlan:
+def plan(
+    queue: list[QueueItem],
+    inboxes: list[InboxState],
+    rules: SendingRules = UNPACED,
+    now: datetime = MONDAY_NOON,
+    *,
+    seed: int = 1,
+    global_remaining: int | None = None,
+) -> TickPlan:
     return plan_tick(queue, inboxes, now=now, rules=rules, rng=random.Random(seed), global_remaining=global_remaining)
 
 
@@ -55,14 +69,21 @@ def reasons(tick: TickPlan) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     ("provider", "expected"),
-    [("google", {0: 5, 6: 5, 7: 10, 34: 25, 35: 30, 63: 30}),
-     ("microsoft", {0: 5, 7: 10, 14: 15, 21: 15, 35: 15}),
-     ("other", {0: 5, 7: 10, 28: 25, 35: 30, 42: 35, 63: 50, 400: 50})],
+    [
+        ("google", {0: 5, 6: 5, 7: 10, 34: 25, 35: 30, 63: 30}),
+        ("microsoft", {0: 5, 7: 10, 14: 15, 21: 15, 35: 15}),
+        ("other", {0: 5, 7: 10, 28: 25, 35: 30, 42: 35, 63: 50, 400: 50}),
+    ],
 )
 def test_warmup_caps_on_day_0_7_35_and_after(provider: str, expected: dict[int, int]) -> None:
     start = date(2027, 1, 4)
-    config = InboxConfig(address="mia@jengu.test", display_name="Mia", host_provider=provider,
-                         smtp=SmtpConfig(host="smtp.jengu.test", port=587), warmup_start=start)
+    config = InboxConfig(
+        address="mia@jengu.test",
+        display_name="Mia",
+        host_provider=provider,
+        smtp=SmtpConfig(host="smtp.jengu.test", port=587),
+        warmup_start=start,
+    )
     rules = SendingRules()
     assert {day: inbox_day_cap(config, start + timedelta(days=day), rules) for day in expected} == expected
 
@@ -71,7 +92,12 @@ def test_warmup_before_its_start_and_under_a_low_cap() -> None:
     start = date(2027, 1, 4)
     assert warmup_cap(start, start - timedelta(days=1), [5, 10], 30) == 0
     assert [warmup_cap(start, start + timedelta(days=d), [5, 10, 15], 12) for d in (0, 7, 14, 99)] == [5, 10, 12, 12]
-    assert [warmup_cap(start, start + timedelta(days=d), [8], 30, stage_days=2) for d in (0, 2, 4, 6)] == [8, 16, 24, 30]
+    assert [warmup_cap(start, start + timedelta(days=d), [8], 30, stage_days=2) for d in (0, 2, 4, 6)] == [
+        8,
+        16,
+        24,
+        30,
+    ]
 
 
 # ----------------------------------------------------------------------------- local time
@@ -159,8 +185,11 @@ def test_jitter_adds_between_zero_and_its_maximum() -> None:
 
 
 def test_inboxes_take_turns_healthiest_first() -> None:
-    inboxes = [inbox("b@jengu.test", bounce_rate=0.01), inbox("a@jengu.test", bounce_rate=0.0),
-               inbox("c@jengu.test", bounce_rate=0.0, sent_today=20)]
+    inboxes = [
+        inbox("b@jengu.test", bounce_rate=0.01),
+        inbox("a@jengu.test", bounce_rate=0.0),
+        inbox("c@jengu.test", bounce_rate=0.0, sent_today=20),
+    ]
     tick = plan([item(n) for n in range(6)], inboxes)
     by_item = {a.item.message_id: a.inbox for a in tick.assignments}
     assert [by_item[f"m{n}"] for n in range(6)] == ["a@jengu.test", "c@jengu.test", "b@jengu.test"] * 2
@@ -230,8 +259,11 @@ def test_an_inbox_is_blocked_when_paused_bouncing_or_failing_preflight_without_o
     assert inbox_block(paused=False, health=healthy, preflight_failed=False, preflight_override=False) is None
     assert inbox_block(paused=True, health=healthy, preflight_failed=False, preflight_override=False) == "paused"
     assert inbox_block(paused=False, health=bouncing, preflight_failed=False, preflight_override=False) == (
-        "30 hard bounces in its last 30 sends (100.0%)")
-    assert "preflight" in str(inbox_block(paused=False, health=healthy, preflight_failed=True, preflight_override=False))
+        "30 hard bounces in its last 30 sends (100.0%)"
+    )
+    assert "preflight" in str(
+        inbox_block(paused=False, health=healthy, preflight_failed=True, preflight_override=False)
+    )
     assert inbox_block(paused=False, health=healthy, preflight_failed=True, preflight_override=True) is None
 
 
@@ -244,8 +276,17 @@ def test_the_sending_day_is_the_schedules_local_date() -> None:
 # ----------------------------------------------------------------------------- properties
 
 ADDRESSES = ["a@jengu.test", "b@jengu.test", "c@jengu.test"]
-PLACES = [("Asia/Tokyo", None), ("America/Denver", None), ("Europe/Berlin", None), (None, "NO"), (None, "US"),
-          ("Europe/Lisbon", "PT"), ("America/New_York", None), ("Asia/Kolkata", None), ("Australia/Sydney", None)]
+PLACES = [
+    ("Asia/Tokyo", None),
+    ("America/Denver", None),
+    ("Europe/Berlin", None),
+    (None, "NO"),
+    (None, "US"),
+    ("Europe/Lisbon", "PT"),
+    ("America/New_York", None),
+    ("Asia/Kolkata", None),
+    ("Australia/Sydney", None),
+]
 
 rules_st = st.builds(
     SendingRules,
@@ -266,8 +307,17 @@ def inboxes_st(draw: st.DrawFn, now: datetime) -> list[InboxState]:
         cap = draw(st.integers(0, 30))
         sent = draw(st.integers(0, 2) | st.integers(0, cap + 2))
         last = draw(st.none() | st.integers(0, 600).map(lambda s: now - timedelta(seconds=s)))
-        found.append(InboxState(address, cap, sent, draw(st.integers(0, sent)), last,
-                                draw(st.sampled_from([0.0, 0.01, 0.05])), draw(st.sampled_from([None, None, None, "paused"]))))
+        found.append(
+            InboxState(
+                address,
+                cap,
+                sent,
+                draw(st.integers(0, sent)),
+                last,
+                draw(st.sampled_from([0.0, 0.01, 0.05])),
+                draw(st.sampled_from([None, None, None, "paused"])),
+            )
+        )
     return found
 
 
@@ -276,8 +326,17 @@ def queue_st(draw: st.DrawFn) -> list[QueueItem]:
     items = []
     for n in range(draw(st.integers(0, 25) | st.integers(5, 25))):
         zone, country = draw(st.sampled_from(PLACES))
-        items.append(QueueItem(f"m{n}", f"p{n}", draw(st.integers(1, 3)), draw(st.booleans()), zone, country,
-                               draw(st.sampled_from([None, None, *ADDRESSES]))))
+        items.append(
+            QueueItem(
+                f"m{n}",
+                f"p{n}",
+                draw(st.integers(1, 3)),
+                draw(st.booleans()),
+                zone,
+                country,
+                draw(st.sampled_from([None, None, *ADDRESSES])),
+            )
+        )
     return items
 
 
@@ -285,18 +344,29 @@ def queue_st(draw: st.DrawFn) -> list[QueueItem]:
 def scenario(draw: st.DrawFn) -> tuple[list[QueueItem], list[InboxState], datetime, SendingRules, int | None, int]:
     weekday = datetime(2027, 3, 1, tzinfo=UTC) + timedelta(weeks=draw(st.integers(0, 40)), days=draw(st.integers(0, 4)))
     now = weekday + timedelta(seconds=draw(st.integers(8 * 3600, 16 * 3600) | st.integers(0, 86399)))  # Europe awake
-    return (draw(queue_st()), draw(inboxes_st(now)), now, draw(rules_st), draw(st.none() | st.integers(0, 20)),
-            draw(st.integers(0, 2**32)))
+    return (
+        draw(queue_st()),
+        draw(inboxes_st(now)),
+        now,
+        draw(rules_st),
+        draw(st.none() | st.integers(0, 20)),
+        draw(st.integers(0, 2**32)),
+    )
 
 
 @settings(max_examples=200, deadline=None)
 @given(scenario())
-def test_a_plan_keeps_every_rule(case: tuple[list[QueueItem], list[InboxState], datetime, SendingRules, int | None, int]) -> None:
+def test_a_plan_keeps_every_rule(
+    case: tuple[list[QueueItem], list[InboxState], datetime, SendingRules, int | None, int],
+) -> None:
     queue, inboxes, now, rules, global_remaining, seed = case
     tick = plan(queue, inboxes, rules, now, seed=seed, global_remaining=global_remaining)
-    assert tick == plan(queue, inboxes, rules, now, seed=seed, global_remaining=global_remaining)  # deterministic for a seed
-    assert sorted(x.message_id for x in [*(a.item for a in tick.assignments), *(s.item for s in tick.skipped)]) == sorted(
-        x.message_id for x in queue)
+    assert tick == plan(
+        queue, inboxes, rules, now, seed=seed, global_remaining=global_remaining
+    )  # deterministic for a seed
+    assert sorted(
+        x.message_id for x in [*(a.item for a in tick.assignments), *(s.item for s in tick.skipped)]
+    ) == sorted(x.message_id for x in queue)
     assert global_remaining is None or len(tick.assignments) <= global_remaining
     reached, total = day_progress(now, rules)
     states = {state.address: state for state in inboxes}
@@ -318,11 +388,16 @@ def test_a_plan_keeps_every_rule(case: tuple[list[QueueItem], list[InboxState], 
         risky = sum(a.item.risky for a in tick.assignments if a.inbox == address)
         assert risky <= max(0, int(state.cap_today * rules.risky_share + 1e-9) - state.risky_sent_today)
         spaced = sorted([*times, *([state.last_sent_at] if state.last_sent_at else [])])
-        assert all(later - earlier >= timedelta(seconds=rules.min_gap_seconds)
-                   for earlier, later in itertools.pairwise(spaced))
+        assert all(
+            later - earlier >= timedelta(seconds=rules.min_gap_seconds) for earlier, later in itertools.pairwise(spaced)
+        )
     # follow-ups first: a follow-up left for want of room means no first touch took room it could have used
     for skip in tick.skipped:
         if skip.item.is_follow_up and skip.reason in {"daily_cap", "paced", "global_cap"}:
-            assert not [a for a in tick.assignments
-                        if not a.item.is_follow_up and skip.item.inbox in (None, a.inbox)
-                        and (skip.reason == "global_cap" or not skip.item.risky or a.item.risky)]
+            assert not [
+                a
+                for a in tick.assignments
+                if not a.item.is_follow_up
+                and skip.item.inbox in (None, a.inbox)
+                and (skip.reason == "global_cap" or not skip.item.risky or a.item.risky)
+            ]

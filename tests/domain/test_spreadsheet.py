@@ -8,7 +8,7 @@ from jengu_pipeline.domain.spreadsheet import FORMULA_TRIGGERS, neutralise_cell,
 
 
 def test_formula_cells_are_quoted_and_others_untouched() -> None:
-    assert neutralise_cell("=HYPERLINK(\"http://x.test\")") == "'=HYPERLINK(\"http://x.test\")"
+    assert neutralise_cell('=HYPERLINK("http://x.test")') == '\'=HYPERLINK("http://x.test")'
     assert neutralise_cell("+33 1 23 45") == "'+33 1 23 45"
     assert neutralise_cell("-2+3") == "'-2+3"
     assert neutralise_cell("@SUM(A1)") == "'@SUM(A1)"

@@ -99,8 +99,16 @@ def test_a_domain_without_mx_costs_nothing(sandbox: Sandbox, find: Find) -> None
 
 
 def test_the_learned_pattern_makes_each_colleague_one_call(sandbox: Sandbox, find: Find) -> None:
-    target = hotel(sandbox, lambda h: normal(h) and h.pattern == "{f}{last}" and not h.expands_umlauts
-                   and len(h.staff) >= 3 and all(p.mailbox_exists for p in h.staff))
+    target = hotel(
+        sandbox,
+        lambda h: (
+            normal(h)
+            and h.pattern == "{f}{last}"
+            and not h.expands_umlauts
+            and len(h.staff) >= 3
+            and all(p.mailbox_exists for p in h.staff)
+        ),
+    )
     first, *colleagues = as_people(target)
     report = find([first])
     assert outcomes(report) == {first.prospect_id: "found"}
@@ -116,8 +124,10 @@ def test_the_learned_pattern_makes_each_colleague_one_call(sandbox: Sandbox, fin
 
 
 def test_a_colleague_missing_under_the_known_pattern_has_left(sandbox: Sandbox, find: Find) -> None:
-    target = hotel(sandbox, lambda h: normal(h) and any(not p.mailbox_exists for p in h.staff)
-                   and any(p.mailbox_exists for p in h.staff))
+    target = hotel(
+        sandbox,
+        lambda h: normal(h) and any(not p.mailbox_exists for p in h.staff) and any(p.mailbox_exists for p in h.staff),
+    )
     gone = next(p for p in target.staff if not p.mailbox_exists)
     report = find(as_people(target, [gone]), learned={target.domain: Counter({target.pattern: 3})})
     assert [f.outcome for f in report.findings] == ["unreachable"]
@@ -126,8 +136,15 @@ def test_a_colleague_missing_under_the_known_pattern_has_left(sandbox: Sandbox, 
 
 
 def test_round_robin_probing_survives_a_departed_first_colleague(sandbox: Sandbox, find: Find) -> None:
-    target = hotel(sandbox, lambda h: normal(h) and h.pattern != "{first}.{last}"
-                   and not h.staff[0].mailbox_exists and any(p.mailbox_exists for p in h.staff[1:]))
+    target = hotel(
+        sandbox,
+        lambda h: (
+            normal(h)
+            and h.pattern != "{first}.{last}"
+            and not h.staff[0].mailbox_exists
+            and any(p.mailbox_exists for p in h.staff[1:])
+        ),
+    )
     report = find(as_people(target))
     present = sum(p.mailbox_exists for p in target.staff)
     assert Counter(outcomes(report).values())["found"] == present
@@ -223,14 +240,16 @@ def test_a_killed_run_resumes_without_paying_twice(sandbox: Sandbox, tmp_path: P
     child.wait()
     paid_before_kill = settled_paid_calls(sandbox)  # the server may still answer a request sent just before
     store = open_store(f"duckdb:///{store_path}")
-    cached = set(store.query("SELECT cache_key FROM provider_cache WHERE namespace = 'millionverifier'")[
-        "cache_key"].to_list())
+    cached = set(
+        store.query("SELECT cache_key FROM provider_cache WHERE namespace = 'millionverifier'")["cache_key"].to_list()
+    )
     assert paid_before_kill >= 40
     assert paid_before_kill - len(cached) <= 4
 
     assert finder_process(store_path, sandbox, domains).wait(timeout=300) == 0
-    after = set(store.query("SELECT cache_key FROM provider_cache WHERE namespace = 'millionverifier'")[
-        "cache_key"].to_list())
+    after = set(
+        store.query("SELECT cache_key FROM provider_cache WHERE namespace = 'millionverifier'")["cache_key"].to_list()
+    )
     paid_on_resume = paid_calls(sandbox) - paid_before_kill
     assert paid_on_resume > 0
     assert paid_on_resume == len(after - cached)  # each paid answer is a new address: none bought twice
@@ -238,8 +257,9 @@ def test_a_killed_run_resumes_without_paying_twice(sandbox: Sandbox, tmp_path: P
 
 def test_without_a_verification_key_the_best_guesses_are_risky_and_free(sandbox: Sandbox, tmp_path: Path) -> None:
     target = hotel(sandbox, lambda h: normal(h) and len(h.staff) >= 2)
-    offline = VerifierResource(store_url=f"duckdb:///{tmp_path / 'offline.duckdb'}",
-                               mx_table_path=str(sandbox.mx_table_path))
+    offline = VerifierResource(
+        store_url=f"duckdb:///{tmp_path / 'offline.duckdb'}", mx_table_path=str(sandbox.mx_table_path)
+    )
     with dg.build_resources({"verifier": offline}) as resources:
         assert resources.verifier.selected == "syntax_mx"
         report = resources.verifier.find_emails(as_people(target), learned={}, global_counts=Counter(), facts={})

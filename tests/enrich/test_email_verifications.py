@@ -41,7 +41,8 @@ def paid(sandbox: Sandbox) -> int:
 
 def costs_per_address(store: CrmStore) -> list[int]:
     return store.query("SELECT email, sum(cost_units) AS units FROM email_verifications GROUP BY email")[
-        "units"].to_list()
+        "units"
+    ].to_list()
 
 
 def test_the_sample_batch_gets_verified_addresses_and_a_rerun_pays_nothing(sandbox_env: Sandbox) -> None:
@@ -73,10 +74,18 @@ def test_the_sample_batch_gets_verified_addresses_and_a_rerun_pays_nothing(sandb
 
 
 def test_a_pattern_learned_in_one_batch_saves_calls_in_the_next(sandbox_env: Sandbox, tmp_path: Path) -> None:
-    target = next(h for h in sandbox_env.world.hotels
-                  if h.has_mx and not h.catch_all and not h.greylisting and h.indexed and not h.expands_umlauts
-                  and h.pattern not in ("{first}.{last}", "{first}") and len(h.staff) >= 3
-                  and all(p.mailbox_exists for p in h.staff))
+    target = next(
+        h
+        for h in sandbox_env.world.hotels
+        if h.has_mx
+        and not h.catch_all
+        and not h.greylisting
+        and h.indexed
+        and not h.expands_umlauts
+        and h.pattern not in ("{first}.{last}", "{first}")
+        and len(h.staff) >= 3
+        and all(p.mailbox_exists for p in h.staff)
+    )
     instance = dg.DagsterInstance.ephemeral()
     first = stage(write_batch(tmp_path / "first.csv", [(target, range(1))]), instance)
     assert run([*UPSTREAM, *EMAILS], first, instance).success
@@ -87,7 +96,8 @@ def test_a_pattern_learned_in_one_batch_saves_calls_in_the_next(sandbox_env: San
     result = run([*UPSTREAM, *EMAILS], rest, instance)
     assert result.success
     assert result.asset_materializations_for_node("email_verifications")[0].metadata["found"].value == (
-        len(target.staff) - 1)
+        len(target.staff) - 1
+    )
     assert paid(sandbox_env) - spent == len(target.staff) - 1  # one call each: the learned pattern
 
 
@@ -112,8 +122,9 @@ def test_two_runs_on_one_batch_never_verify_the_same_prospect(sandbox_env: Sandb
     store = open_store(get_settings().store_url)
     assert max(costs_per_address(store)) == 1
     assert store.query("SELECT sum(cost_units) AS n FROM email_verifications")["n"][0] == paid(sandbox_env)
-    decided = store.query("SELECT prospect_id, count(*) AS n FROM activities WHERE type = 'stage_changed'"
-                          " GROUP BY prospect_id")["n"].to_list()
+    decided = store.query(
+        "SELECT prospect_id, count(*) AS n FROM activities WHERE type = 'stage_changed' GROUP BY prospect_id"
+    )["n"].to_list()
     assert decided
     assert max(decided) == 1
     assert store.count("enrichment_leases") == 0

@@ -135,8 +135,11 @@ def test_export_neutralises_formula_cells(jengu_env: Path, tmp_path: Path) -> No
 
 def test_colleagues_sharing_a_hotel_mailbox_are_two_prospects(jengu_env: Path, tmp_path: Path) -> None:
     shared = tmp_path / "shared.csv"
-    shared.write_text("First Name,Last Name,Company,Email\nAnna,Berg,Hotel Nordlys,info@nordlys.test\n"
-                      "Per,Lund,Hotel Nordlys,info@nordlys.test\n", encoding="utf-8")
+    shared.write_text(
+        "First Name,Last Name,Company,Email\nAnna,Berg,Hotel Nordlys,info@nordlys.test\n"
+        "Per,Lund,Hotel Nordlys,info@nordlys.test\n",
+        encoding="utf-8",
+    )
     assert run_import(shared)["new_prospects"] == 2
     store = open_store(get_settings().store_url)
     assert store.query("SELECT email, website FROM prospects").rows() == [(None, "nordlys.test")] * 2

@@ -1,7 +1,6 @@
 """Each client against the documented example answers of shared/contracts/, served verbatim by a
 loopback HTTP server: success shapes, absent optional fields, and every documented error."""
 
-
 from __future__ import annotations
 
 import json

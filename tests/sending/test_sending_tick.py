@@ -51,7 +51,9 @@ SMTP_PASSWORD_ENV = "JENGU_TEST_TICK_SMTP_PASSWORD"
 IMAP_PASSWORD_ENV = "JENGU_TEST_TICK_IMAP_PASSWORD"
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday; 11:00 in Berlin
 SENDER = read_campaign_folder(CAMPAIGNS)[0].campaign.sender  # the campaign's sender signs what compose wrote
-BODY = with_footer(Draft("", "Hello,\n\nA short note about direct bookings at your hotel.\n\nBest regards,"), SENDER).body
+BODY = with_footer(
+    Draft("", "Hello,\n\nA short note about direct bookings at your hotel.\n\nBest regards,"), SENDER
+).body
 UNSUBSCRIBE_SECRET = "tick-test-unsubscribe-secret-0123456789"  # a test-only signing key
 
 
@@ -65,54 +67,103 @@ class Queued:
     email: str
 
 
-def queue_messages(store: CrmStore, count: int, *, tag: str = "p", timezone: str | None = "Europe/Berlin",
-                   country: str | None = "DE", body: str = BODY, step: int = 1) -> list[Queued]:
+def queue_messages(
+    store: CrmStore,
+    count: int,
+    *,
+    tag: str = "p",
+    timezone: str | None = "Europe/Berlin",
+    country: str | None = "DE",
+    body: str = BODY,
+    step: int = 1,
+) -> list[Queued]:
     """``count`` enriched prospects at ``*.test`` domains, each with a queued message of the sandbox campaign."""
     if not store.run(lambda tx: tx.fetch_value("SELECT count(*) FROM campaigns WHERE campaign_id = ?", [CAMPAIGN])):
         load_campaigns(store, CAMPAIGNS)
     batch = f"b_{uuid.uuid4().hex[:10]}"
-    made = [Queued(f"pr_{tag}{n}_{uuid.uuid4().hex[:6]}", f"msg_{tag}{n}_{uuid.uuid4().hex[:6]}",
-                   f"guest{n}@{tag}-hotel{n}.test") for n in range(count)]
+    made = [
+        Queued(
+            f"pr_{tag}{n}_{uuid.uuid4().hex[:6]}",
+            f"msg_{tag}{n}_{uuid.uuid4().hex[:6]}",
+            f"guest{n}@{tag}-hotel{n}.test",
+        )
+        for n in range(count)
+    ]
 
     def insert(tx: Any) -> None:
-        tx.execute("INSERT INTO batches (batch_id, name, source_file, content_hash) VALUES (?, ?, ?, ?)",
-                   [batch, batch, f"{batch}.csv", uuid.uuid4().hex])
+        tx.execute(
+            "INSERT INTO batches (batch_id, name, source_file, content_hash) VALUES (?, ?, ?, ?)",
+            [batch, batch, f"{batch}.csv", uuid.uuid4().hex],
+        )
         for n, item in enumerate(made):
             tx.execute("INSERT INTO prospect_registry (prospect_id) VALUES (?)", [item.prospect_id])
             tx.execute(
                 "INSERT INTO prospects (prospect_id, batch_id, first_name, last_name, email, active_email, timezone,"
                 " country, stage, email_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'enriched', 'ok')",
-                [item.prospect_id, batch, f"Anna{n}", "Gast", item.email, item.email, timezone, country])
+                [item.prospect_id, batch, f"Anna{n}", "Gast", item.email, item.email, timezone, country],
+            )
             tx.execute(
                 "INSERT INTO messages (message_id, prospect_id, campaign_id, step, subject, body, status, batch_id,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
-                [item.message_id, item.prospect_id, CAMPAIGN, step, f"Direct bookings at hotel {n}", body, batch,
-                 NOW - timedelta(days=1, seconds=-n)])
+                [
+                    item.message_id,
+                    item.prospect_id,
+                    CAMPAIGN,
+                    step,
+                    f"Direct bookings at hotel {n}",
+                    body,
+                    batch,
+                    NOW - timedelta(days=1, seconds=-n),
+                ],
+            )
 
     store.run(insert)
     return made
 
 
-def inbox_entry(port: int, address: str = INBOX, *, provider: str = "other", warmup_start: date = date(2020, 1, 1),
-                daily_cap: int | None = None, imap_port: int | None = None) -> dict[str, Any]:
+def inbox_entry(
+    port: int,
+    address: str = INBOX,
+    *,
+    provider: str = "other",
+    warmup_start: date = date(2020, 1, 1),
+    daily_cap: int | None = None,
+    imap_port: int | None = None,
+) -> dict[str, Any]:
     entry: dict[str, Any] = {
-        "address": address, "display_name": "Mia Berg" if address == INBOX else "Leo Hansen",
+        "address": address,
+        "display_name": "Mia Berg" if address == INBOX else "Leo Hansen",
         "host_provider": provider,
-        "smtp": {"host": "127.0.0.1", "port": port, "tls": "none", "username": USERNAME,
-                 "password_env": SMTP_PASSWORD_ENV},
+        "smtp": {
+            "host": "127.0.0.1",
+            "port": port,
+            "tls": "none",
+            "username": USERNAME,
+            "password_env": SMTP_PASSWORD_ENV,
+        },
         "warmup_start": warmup_start.isoformat(),
     }
     if daily_cap is not None:
         entry["daily_cap"] = daily_cap
     if imap_port is not None:
-        entry["imap"] = {"host": "127.0.0.1", "port": imap_port, "tls": "none", "username": address,
-                         "password_env": IMAP_PASSWORD_ENV}
+        entry["imap"] = {
+            "host": "127.0.0.1",
+            "port": imap_port,
+            "tls": "none",
+            "username": address,
+            "password_env": IMAP_PASSWORD_ENV,
+        }
     return entry
 
 
 def inbox_text(*entries: dict[str, Any], **rules: Any) -> str:
-    sending = {"pace_over_day": False, "min_gap_seconds": 0, "gap_jitter_seconds": 0,
-               "unsubscribe_url": "https://unsubscribe.jengu.test/u", **rules}
+    sending = {
+        "pace_over_day": False,
+        "min_gap_seconds": 0,
+        "gap_jitter_seconds": 0,
+        "unsubscribe_url": "https://unsubscribe.jengu.test/u",
+        **rules,
+    }
     return yaml.safe_dump({"inboxes": list(entries), "sending": sending}, sort_keys=False)
 
 
@@ -127,10 +178,18 @@ def ready(store: CrmStore, text: str) -> InboxFile:
     return config
 
 
-def sender(store: CrmStore, config: InboxFile, *, at: datetime = NOW, alerts: list[str] | None = None,
-           **options: Any) -> Sender:
-    return Sender(store, config, alert=(alerts.append if alerts is not None else _unexpected_alert),
-                  clock=simulated_clock(at), claimed_by="test-tick", rng=random.Random(1), **options)
+def sender(
+    store: CrmStore, config: InboxFile, *, at: datetime = NOW, alerts: list[str] | None = None, **options: Any
+) -> Sender:
+    return Sender(
+        store,
+        config,
+        alert=(alerts.append if alerts is not None else _unexpected_alert),
+        clock=simulated_clock(at),
+        claimed_by="test-tick",
+        rng=random.Random(1),
+        **options,
+    )
 
 
 def _unexpected_alert(text: str) -> None:
@@ -147,8 +206,9 @@ def query(store: CrmStore, sql: str, params: Sequence[Any] = ()) -> list[tuple[A
 
 def sends(store: CrmStore) -> dict[str, tuple[Any, ...]]:
     """recipient -> (status, attempts, smtp_code, retry_at, send_id, rfc_message_id, inbox)."""
-    rows = query(store, "SELECT recipient, status, attempts, smtp_code, retry_at, send_id, rfc_message_id, inbox"
-                        " FROM sends")
+    rows = query(
+        store, "SELECT recipient, status, attempts, smtp_code, retry_at, send_id, rfc_message_id, inbox FROM sends"
+    )
     return {row[0]: row[1:] for row in rows}
 
 
@@ -224,10 +284,17 @@ def test_421_then_451_then_success_is_retried_by_later_ticks_and_sent_once(
     assert recipients(tick_smtp) == Counter({anna.email: 1})
     status, attempts, code, _, send_id, rfc_id, _ = sends(store)[anna.email]
     assert (status, attempts, code) == ("sent", 3, 250)
-    attempts_rows = query(store, "SELECT attempt, outcome, smtp_code, stage, rfc_message_id FROM send_attempts"
-                                 " WHERE send_id = ? ORDER BY attempt", [send_id])
-    assert [row[:4] for row in attempts_rows] == [(1, "deferred", 421, "rcpt"), (2, "deferred", 451, "rcpt"),
-                                                  (3, "sent", 250, "end_of_data")]
+    attempts_rows = query(
+        store,
+        "SELECT attempt, outcome, smtp_code, stage, rfc_message_id FROM send_attempts"
+        " WHERE send_id = ? ORDER BY attempt",
+        [send_id],
+    )
+    assert [row[:4] for row in attempts_rows] == [
+        (1, "deferred", 421, "rcpt"),
+        (2, "deferred", 451, "rcpt"),
+        (3, "sent", 250, "end_of_data"),
+    ]
     assert len({row[4] for row in attempts_rows}) == 3, "each attempt goes out under a Message-ID of its own"
     (stored,) = tick_smtp.messages
     assert email.message_from_bytes(stored.raw)["Message-ID"] == rfc_id == attempts_rows[2][4]
@@ -246,16 +313,21 @@ def test_hard_bounce_suppresses_the_address_and_is_never_tried_again(
     status, attempts, code, retry_at, send_id, *_ = sends(store)[anna.email]
     assert (status, attempts, code, retry_at) == ("bounced", 1, 550, None)
     assert query(store, "SELECT reason, source FROM suppressions WHERE email = ?", [anna.email]) == [
-        ("hard_bounce", send_id)]
+        ("hard_bounce", send_id)
+    ]
     assert query(store, "SELECT stage FROM prospects WHERE prospect_id = ?", [anna.prospect_id]) == [("bounced",)]
     assert sends(store)[bob.email][0] == "sent"
     assert recipients(tick_smtp) == Counter({bob.email: 1})
 
     # A later tick (the next day), even with a follow-up step queued for her, never tries her again.
     follow_up = f"msg_follow_{uuid.uuid4().hex[:6]}"
-    store.run(lambda tx: tx.execute(
-        "INSERT INTO messages (message_id, prospect_id, campaign_id, step, subject, body, status)"
-        " VALUES (?, ?, ?, 2, 'Following up', ?, 'queued')", [follow_up, anna.prospect_id, CAMPAIGN, BODY]))
+    store.run(
+        lambda tx: tx.execute(
+            "INSERT INTO messages (message_id, prospect_id, campaign_id, step, subject, body, status)"
+            " VALUES (?, ?, ?, 2, 'Following up', ?, 'queued')",
+            [follow_up, anna.prospect_id, CAMPAIGN, BODY],
+        )
+    )
     before = rcpt_commands(tick_smtp)
     later = tick(store, config, NOW + timedelta(days=1))
     assert later.planned == 0
@@ -289,7 +361,8 @@ def test_a_disconnect_in_the_middle_of_data_is_deferred_then_sent_once(
     assert (status, attempts, code) == ("deferred", 1, None)
     assert retry_at is not None
     assert query(store, "SELECT outcome, stage FROM send_attempts WHERE send_id = ?", [send_id]) == [
-        ("deferred", "data")]
+        ("deferred", "data")
+    ]
 
     second = tick(store, config, NOW + timedelta(minutes=16))
     assert second.outcomes == Counter(sent=1)
@@ -382,12 +455,18 @@ print(json.dumps(sender.tick().to_json()), flush=True)
 """
 
 
-def start_tick_process(store_url: str, inboxes: str, *, name: str, seed: int = 1, at: datetime = NOW,
-                       wait: bool = False) -> subprocess.Popen[str]:
-    args = {"store_url": store_url, "inboxes": inboxes, "name": name, "seed": seed, "at": at.isoformat(),
-            "wait": wait}
-    child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(args)], cwd=ROOT, text=True,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def start_tick_process(
+    store_url: str, inboxes: str, *, name: str, seed: int = 1, at: datetime = NOW, wait: bool = False
+) -> subprocess.Popen[str]:
+    args = {"store_url": store_url, "inboxes": inboxes, "name": name, "seed": seed, "at": at.isoformat(), "wait": wait}
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, json.dumps(args)],
+        cwd=ROOT,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert child.stdout is not None
     ready = child.stdout.readline()
     if ready.strip() != "ready":
@@ -443,8 +522,9 @@ def imap_password(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(IMAP_PASSWORD_ENV, TICK_IMAP_PASSWORD)
 
 
-def kill_after_the_server_stored_it(store: CrmStore, store_url: str, server: FaultySmtpServer, inboxes: str,
-                                    who: Queued) -> str:
+def kill_after_the_server_stored_it(
+    store: CrmStore, store_url: str, server: FaultySmtpServer, inboxes: str, who: Queued
+) -> str:
     """Run a tick in a process of its own, SIGKILL it once the server holds the message it never acknowledged."""
     server.script(who.email, [ACCEPT_THEN_STALL], at="end_of_data")
     child = start_tick_process(store_url, inboxes, name="doomed-tick")
@@ -551,8 +631,11 @@ def test_the_emergency_stop_during_a_tick_ends_it_before_the_next_smtp_transacti
 
 def test_a_suppressed_address_in_the_queue_is_never_sent(store: CrmStore, tick_smtp: FaultySmtpServer) -> None:
     queued = queue_messages(store, 3)
-    store.run(lambda tx: tx.execute("INSERT INTO suppressions (email, reason, source) VALUES (?, 'unsubscribed', ?)",
-                                    [queued[1].email, "test"]))
+    store.run(
+        lambda tx: tx.execute(
+            "INSERT INTO suppressions (email, reason, source) VALUES (?, 'unsubscribed', ?)", [queued[1].email, "test"]
+        )
+    )
     config = inbox_file(store, inbox_entry(tick_smtp.port))
 
     report = tick(store, config)
@@ -564,14 +647,22 @@ def test_a_suppressed_address_in_the_queue_is_never_sent(store: CrmStore, tick_s
     assert queued[1].email not in recipients(tick_smtp)
 
 
-@pytest.mark.parametrize(("store_url", "days", "cap"), [
-    ("duckdb", 0, 5), pytest.param("postgresql", 0, 5, marks=pytest.mark.postgres),
-    ("duckdb", 7, 10), pytest.param("postgresql", 7, 10, marks=pytest.mark.postgres),
-    pytest.param("postgresql", 35, 30, marks=pytest.mark.postgres),  # 30 sends: the slow DuckDB run adds nothing
-], indirect=["store_url"])
+@pytest.mark.parametrize(
+    ("store_url", "days", "cap"),
+    [
+        ("duckdb", 0, 5),
+        pytest.param("postgresql", 0, 5, marks=pytest.mark.postgres),
+        ("duckdb", 7, 10),
+        pytest.param("postgresql", 7, 10, marks=pytest.mark.postgres),
+        pytest.param("postgresql", 35, 30, marks=pytest.mark.postgres),  # 30 sends: the slow DuckDB run adds nothing
+    ],
+    indirect=["store_url"],
+)
 def test_warm_up_caps_one_google_inbox(store: CrmStore, tick_smtp: FaultySmtpServer, days: int, cap: int) -> None:
     queue_messages(store, 40)
-    config = inbox_file(store, inbox_entry(tick_smtp.port, provider="google", warmup_start=NOW.date() - timedelta(days=days)))
+    config = inbox_file(
+        store, inbox_entry(tick_smtp.port, provider="google", warmup_start=NOW.date() - timedelta(days=days))
+    )
 
     report = tick(store, config)
     assert report.outcomes == Counter(sent=cap)
@@ -584,10 +675,13 @@ def test_warm_up_caps_one_google_inbox(store: CrmStore, tick_smtp: FaultySmtpSer
     assert len(tick_smtp.messages) == cap
 
 
-@pytest.mark.parametrize(("at", "goes", "waits"), [
-    (datetime(2026, 11, 24, 1, 0, tzinfo=UTC), "Asia/Tokyo", "America/Denver"),  # Tokyo 10:00 Tue, Denver 18:00 Mon
-    (datetime(2026, 11, 24, 16, 0, tzinfo=UTC), "America/Denver", "Asia/Tokyo"),  # Denver 09:00, Tokyo 01:00 Wed
-])
+@pytest.mark.parametrize(
+    ("at", "goes", "waits"),
+    [
+        (datetime(2026, 11, 24, 1, 0, tzinfo=UTC), "Asia/Tokyo", "America/Denver"),  # Tokyo 10:00 Tue, Denver 18:00 Mon
+        (datetime(2026, 11, 24, 16, 0, tzinfo=UTC), "America/Denver", "Asia/Tokyo"),  # Denver 09:00, Tokyo 01:00 Wed
+    ],
+)
 def test_business_hours_are_the_prospects_own(
     store: CrmStore, tick_smtp: FaultySmtpServer, at: datetime, goes: str, waits: str
 ) -> None:
@@ -625,8 +719,10 @@ def test_every_sent_message_carries_the_headers_and_the_footer(store: CrmStore, 
         assert message["To"].addresses[0].addr_spec == to
         assert message["Reply-To"] == "Mia Berg <replies@jengu.example>"  # the campaign's reply_to, for her
         unsubscribe = [part.strip().strip("<>") for part in str(message["List-Unsubscribe"]).split(",")]
-        assert unsubscribe == [f"https://unsubscribe.jengu.test/u?t={TokenSigner(UNSUBSCRIBE_SECRET).token(send_id)}",
-                               f"mailto:{INBOX}?subject=unsubscribe%20{send_id}"]
+        assert unsubscribe == [
+            f"https://unsubscribe.jengu.test/u?t={TokenSigner(UNSUBSCRIBE_SECRET).token(send_id)}",
+            f"mailto:{INBOX}?subject=unsubscribe%20{send_id}",
+        ]
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         body = message.get_body(("plain",))
         assert body is not None
@@ -640,14 +736,17 @@ def test_every_sent_message_carries_the_headers_and_the_footer(store: CrmStore, 
 
 
 def sender_zone(*, spf: bool) -> dict[str, dict[str, list[str]]]:
-    zone = {"jengu.test": {"MX": ["10 mx1.jengu.test."], "TXT": ["v=spf1 mx -all"] if spf else []},
-            "_dmarc.jengu.test": {"TXT": ["v=DMARC1; p=quarantine"]}}
+    zone = {
+        "jengu.test": {"MX": ["10 mx1.jengu.test."], "TXT": ["v=spf1 mx -all"] if spf else []},
+        "_dmarc.jengu.test": {"TXT": ["v=DMARC1; p=quarantine"]},
+    }
     return {owner: {kind: values for kind, values in kinds.items() if values} for owner, kinds in zone.items()}
 
 
 @pytest.mark.parametrize(("spf", "override", "sent"), [(True, False, 1), (False, False, 0), (False, True, 1)])
 def test_a_failed_sender_domain_preflight_blocks_the_inbox_unless_overridden(
-        store: CrmStore, tick_smtp: FaultySmtpServer, spf: bool, override: bool, sent: int) -> None:
+    store: CrmStore, tick_smtp: FaultySmtpServer, spf: bool, override: bool, sent: int
+) -> None:
     from dns_server import dns_server
 
     from jengu_pipeline.resources.sending import preflight

@@ -11,18 +11,36 @@ from jengu_pipeline.store import CrmStore, StaleVersionError, Tx, open_store
 from jengu_pipeline.store.migrations import available_migrations, latest_version
 from jengu_pipeline.store.repository import PROSPECT_CHILD_TABLES
 
-TABLES = ("batches", "prospects", "rejected_rows", "websites", "email_verifications", "messages", "sends",
-          "replies", "suppressions", "activities", "inboxes", "provider_calls", "flags", "schema_migrations")
+TABLES = (
+    "batches",
+    "prospects",
+    "rejected_rows",
+    "websites",
+    "email_verifications",
+    "messages",
+    "sends",
+    "replies",
+    "suppressions",
+    "activities",
+    "inboxes",
+    "provider_calls",
+    "flags",
+    "schema_migrations",
+)
 
 
 def add_prospect(store: CrmStore, prospect_id: str, email: str | None = None, linkedin: str | None = None) -> None:
     def insert(tx: Tx) -> None:
-        tx.execute("INSERT INTO batches (batch_id, name, source_file, content_hash) VALUES ('b1', 'b1', 'f.csv', 'h')"
-                   " ON CONFLICT DO NOTHING")
+        tx.execute(
+            "INSERT INTO batches (batch_id, name, source_file, content_hash) VALUES ('b1', 'b1', 'f.csv', 'h')"
+            " ON CONFLICT DO NOTHING"
+        )
         tx.execute("INSERT INTO prospect_registry (prospect_id) VALUES (?)", [prospect_id])
-        tx.execute("INSERT INTO prospects (prospect_id, batch_id, first_name, email, active_email, linkedin_url,"
-                   " active_linkedin_url) VALUES (?, 'b1', 'Zoë', ?, ?, ?, ?)",
-                   [prospect_id, email, email, linkedin, linkedin])
+        tx.execute(
+            "INSERT INTO prospects (prospect_id, batch_id, first_name, email, active_email, linkedin_url,"
+            " active_linkedin_url) VALUES (?, 'b1', 'Zoë', ?, ?, ?, ?)",
+            [prospect_id, email, email, linkedin, linkedin],
+        )
 
     store.run(insert)
 
@@ -55,13 +73,18 @@ def test_active_linkedin_url_is_unique(store: CrmStore) -> None:
 def test_active_mirror_cannot_disagree_with_email(store: CrmStore) -> None:
     add_prospect(store, "p1", email="a@nordlys.test")
     with pytest.raises(Exception, match=r"(?i)check"):
-        store.run(lambda tx: tx.execute("UPDATE prospects SET active_email = 'b@nordlys.test' WHERE prospect_id = 'p1'"))
+        store.run(
+            lambda tx: tx.execute("UPDATE prospects SET active_email = 'b@nordlys.test' WHERE prospect_id = 'p1'")
+        )
 
 
 def test_foreign_keys_refuse_orphans(store: CrmStore) -> None:
     with pytest.raises(Exception, match=r"(?i)foreign key"):
-        store.run(lambda tx: tx.execute(
-            "INSERT INTO websites (prospect_id, url, domain, source, confidence) VALUES ('ghost', 'u', 'd', 's', 1)"))
+        store.run(
+            lambda tx: tx.execute(
+                "INSERT INTO websites (prospect_id, url, domain, source, confidence) VALUES ('ghost', 'u', 'd', 's', 1)"
+            )
+        )
     assert store.count("websites") == 0
 
 
@@ -69,9 +92,13 @@ def test_delete_prospect_leaves_no_orphans(store: CrmStore) -> None:
     add_prospect(store, "p1", email="a@nordlys.test")
     add_prospect(store, "p2", email="b@nordlys.test")
     for pid in ("p1", "p2"):
-        store.run(lambda tx, pid=pid: tx.execute(
-            "INSERT INTO websites (prospect_id, url, domain, source, confidence) VALUES (?, 'https://n.test', "
-            "'n.test', 'sandbox', 0.9)", [pid]))
+        store.run(
+            lambda tx, pid=pid: tx.execute(
+                "INSERT INTO websites (prospect_id, url, domain, source, confidence) VALUES (?, 'https://n.test', "
+                "'n.test', 'sandbox', 0.9)",
+                [pid],
+            )
+        )
         store.add_activity("note", "hello", prospect_id=pid)
     store.delete_prospect("p1")
     for table in ("prospects", "websites", "prospect_registry"):
@@ -84,7 +111,8 @@ def test_delete_prospect_leaves_no_orphans(store: CrmStore) -> None:
 def test_delete_prospect_knows_every_table_that_names_a_prospect(store: CrmStore) -> None:
     tables = store.query(
         "SELECT DISTINCT table_name FROM information_schema.columns WHERE column_name = 'prospect_id'"
-        " AND table_schema IN ('main', 'public') AND table_name <> 'prospect_registry'")["table_name"].to_list()
+        " AND table_schema IN ('main', 'public') AND table_name <> 'prospect_registry'"
+    )["table_name"].to_list()
     assert sorted(tables) == sorted(PROSPECT_CHILD_TABLES)
 
 

@@ -103,13 +103,21 @@ def _server_account() -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(MAIL_SYSTEM_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", MAIL_SYSTEM_USER],
-                       check=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", MAIL_SYSTEM_USER], check=True
+        )
         return pwd.getpwnam(MAIL_SYSTEM_USER)
 
 
-def _config(base: Path, account: pwd.struct_passwd, version: tuple[int, int], port: int, ssl_port: int, *,
-            sent_mailbox: str | None) -> str:
+def _config(
+    base: Path,
+    account: pwd.struct_passwd,
+    version: tuple[int, int],
+    port: int,
+    ssl_port: int,
+    *,
+    sent_mailbox: str | None,
+) -> str:
     """dovecot.conf for one instance; 2.4 renamed many settings, so those come in two forms."""
     users = base / "users"
     if version >= (2, 4):
@@ -146,7 +154,9 @@ userdb {{
         sent = f'  mailbox "{sent_mailbox}" {{\n    special_use = \\Sent\n    auto = subscribe\n  }}\n'
     # auth_failure_delay and the anvil penalty socket: a wrong password is answered at once and does not slow
     # the next logins from 127.0.0.1 down by seconds. No chroot: only root may, and tests need no such isolation.
-    return first + f"""base_dir = {base}/run
+    return (
+        first
+        + f"""base_dir = {base}/run
 state_dir = {base}/state
 instance_name = jengu-{port}
 log_path = {base}/dovecot.log
@@ -182,6 +192,7 @@ service imap-login {{
   }}
 }}
 """
+    )
 
 
 def _await_greeting(process: subprocess.Popen[bytes], port: int, base: Path, timeout_s: float) -> None:
@@ -200,13 +211,17 @@ def _await_greeting(process: subprocess.Popen[bytes], port: int, base: Path, tim
         time.sleep(0.02)
     process.kill()
     process.wait()
-    logs = "\n".join(f"--- {log.name}:\n{log.read_text(errors='replace')}"
-                     for log in (base / "stderr.log", base / "dovecot.log") if log.exists())
+    logs = "\n".join(
+        f"--- {log.name}:\n{log.read_text(errors='replace')}"
+        for log in (base / "stderr.log", base / "dovecot.log")
+        if log.exists()
+    )
     raise RuntimeError(f"Dovecot did not greet on 127.0.0.1:{port} (exit code {process.returncode})\n{logs}")
 
 
-def start_dovecot(base_dir: Path, users: dict[str, str], *, sent_mailbox: str | None = "Sent",
-                  timeout_s: float = 15) -> Dovecot:
+def start_dovecot(
+    base_dir: Path, users: dict[str, str], *, sent_mailbox: str | None = "Sent", timeout_s: float = 15
+) -> Dovecot:
     """Start an instance under ``base_dir`` (its parents must be traversable by the server's user, e.g. /tmp).
 
     ``sent_mailbox``: the mailbox every user gets, flagged \\Sent (RFC 6154); None for a server without one.
@@ -219,13 +234,36 @@ def start_dovecot(base_dir: Path, users: dict[str, str], *, sent_mailbox: str | 
     version = dovecot_version(binary)
     account = _server_account()
     base_dir.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(base_dir / "key.pem"), "-out", str(base_dir / "cert.pem")],
-                   check=True, capture_output=True)
-    (base_dir / "users").write_text("".join(
-        f"{name}:{{PLAIN}}{secret}:{account.pw_uid}:{account.pw_gid}::{base_dir}/home/{name}::\n"
-        for name, secret in users.items()))
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(base_dir / "key.pem"),
+            "-out",
+            str(base_dir / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (base_dir / "users").write_text(
+        "".join(
+            f"{name}:{{PLAIN}}{secret}:{account.pw_uid}:{account.pw_gid}::{base_dir}/home/{name}::\n"
+            for name, secret in users.items()
+        )
+    )
     port, ssl_port = _free_port(), _free_port()
     config = _config(base_dir, account, version, port, ssl_port, sent_mailbox=sent_mailbox)
     (base_dir / "dovecot.conf").write_text(config)
@@ -235,14 +273,16 @@ def start_dovecot(base_dir: Path, users: dict[str, str], *, sent_mailbox: str | 
     for name in ("key.pem", "cert.pem", "users"):  # 2.4's login processes read the key after dropping root
         shutil.chown(base_dir / name, account.pw_uid, account.pw_gid)
     with (base_dir / "stderr.log").open("wb") as errors:  # configuration errors come before the log file opens
-        process = subprocess.Popen([str(binary), "-F", "-c", str(base_dir / "dovecot.conf")],
-                                   stdout=errors, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [str(binary), "-F", "-c", str(base_dir / "dovecot.conf")], stdout=errors, stderr=subprocess.STDOUT
+        )
     _await_greeting(process, port, base_dir, timeout_s)
     return Dovecot("127.0.0.1", port, ssl_port, dict(users), base_dir, base_dir / "cert.pem", version, process)
 
 
-def running_dovecot(users: dict[str, str], *, sent_mailbox: str | None = "Sent",
-                    prefix: str = "jengu-dovecot-") -> Iterator[Dovecot]:
+def running_dovecot(
+    users: dict[str, str], *, sent_mailbox: str | None = "Sent", prefix: str = "jengu-dovecot-"
+) -> Iterator[Dovecot]:
     """A fixture body: a server for these users, stopped and removed afterwards. No Dovecot on the machine skips
     loudly, or fails under ``JENGU_REQUIRE_SERVICES=1``.
     """

@@ -17,6 +17,15 @@ def write_batch(path: Path, people: Iterable[tuple[Hotel, Iterable[int]]]) -> Pa
         for hotel, indexes in people:
             for i in indexes:
                 person = hotel.staff[i]
-                writer.writerow([person.first, person.last, person.title, hotel.name, hotel.website,
-                                 person.linkedin_url, hotel.city])
+                writer.writerow(
+                    [
+                        person.first,
+                        person.last,
+                        person.title,
+                        hotel.name,
+                        hotel.website,
+                        person.linkedin_url,
+                        hotel.city,
+                    ]
+                )
     return path

@@ -14,7 +14,10 @@ from jengu_pipeline.resources.sender_dns import check_inboxes, check_sender_doma
 DKIM_KEY = "v=DKIM1; k=rsa; p=" + "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA" * 9  # > 255 bytes: split in DNS
 
 GOOD = {
-    "hotel.test": {"MX": ["10 mx1.hotel.test.", "20 mx2.hotel.test."], "TXT": ["site-verification=x", "v=spf1 mx -all"]},
+    "hotel.test": {
+        "MX": ["10 mx1.hotel.test.", "20 mx2.hotel.test."],
+        "TXT": ["site-verification=x", "v=spf1 mx -all"],
+    },
     "s1._domainkey.hotel.test": {"TXT": [DKIM_KEY]},
     "_dmarc.hotel.test": {"TXT": ["v=DMARC1; p=quarantine; rua=mailto:dmarc@hotel.test"]},
 }
@@ -122,12 +125,15 @@ def test_dns_that_never_answers_is_unknown_not_failed() -> None:
 def test_inboxes_sharing_a_domain_ask_dns_once_each() -> None:
     def inbox(address: str, selector: str | None) -> InboxConfig:
         smtp = SmtpConfig(host="smtp.hotel.test", port=587)
-        return InboxConfig(address=address, display_name="Mia", smtp=smtp, warmup_start=date(2027, 1, 4),
-                           dkim_selector=selector)
+        return InboxConfig(
+            address=address, display_name="Mia", smtp=smtp, warmup_start=date(2027, 1, 4), dkim_selector=selector
+        )
 
     with dns_server(GOOD) as resolver:
-        checks = check_inboxes([inbox("mia@hotel.test", "s1"), inbox("leo@hotel.test", "s1"),
-                                inbox("ana@hotel.test", None)], resolver=resolver)
+        checks = check_inboxes(
+            [inbox("mia@hotel.test", "s1"), inbox("leo@hotel.test", "s1"), inbox("ana@hotel.test", None)],
+            resolver=resolver,
+        )
     assert checks["mia@hotel.test"] is checks["leo@hotel.test"]
     assert checks["mia@hotel.test"].status == "passed"
     assert checks["ana@hotel.test"].record("dkim").state == "unchecked"

@@ -34,8 +34,12 @@ def _message(message_id: str, subject: str = "Your stay at the Grand") -> bytes:
 
 def test_an_appended_message_is_found_by_its_exact_id_only(dovecot: Dovecot, endpoint: ImapEndpoint) -> None:
     append_sent(endpoint, _message("<Q7xK-1@jengu.example>"))
-    lookalikes = {"<q7xk-1@jengu.example>", "<Q7xK-1@jengu.exampl>", "<Q7xK-1@jengu.example.org>",
-                  "<7xK-1@jengu.example>"}
+    lookalikes = {
+        "<q7xk-1@jengu.example>",
+        "<Q7xK-1@jengu.exampl>",
+        "<Q7xK-1@jengu.example.org>",
+        "<7xK-1@jengu.example>",
+    }
     with MailBoxUnencrypted(dovecot.host, dovecot.port).login(endpoint.username, endpoint.password, "Sent") as box:
         # IMAP SEARCH is a case-insensitive substring match: the server itself takes the first lookalike for a hit.
         assert box.uids('HEADER Message-ID "<q7xk-1@jengu.example>"')
@@ -122,8 +126,9 @@ def test_a_missing_folder_falls_back_to_the_one_flagged_sent(endpoint: ImapEndpo
 
 def test_no_sent_folder_at_all_is_a_clear_error(dovecot_without_sent: Dovecot) -> None:
     user = "sender@jengu.example"
-    endpoint = ImapEndpoint(dovecot_without_sent.host, dovecot_without_sent.port, "none", user,
-                            dovecot_without_sent.users[user])
+    endpoint = ImapEndpoint(
+        dovecot_without_sent.host, dovecot_without_sent.port, "none", user, dovecot_without_sent.users[user]
+    )
     with pytest.raises(SentFolderError, match=r"no folder 'Sent' and none flagged \\Sent; folders: INBOX"):
         find_sent(endpoint, ["<a@jengu.example>"])
 
