@@ -11,6 +11,7 @@ from jengu_pipeline.cli.integrity import integrity
 from jengu_pipeline.cli.messages import messages
 from jengu_pipeline.cli.metrics import metrics
 from jengu_pipeline.cli.ops import demo, dev, health
+from jengu_pipeline.cli.replies import replies
 from jengu_pipeline.cli.sending import send, sending
 from jengu_pipeline.cli.unsubscribe import unsubscribe
 from jengu_pipeline.sandbox.cli import sandbox_command
@@ -33,6 +34,7 @@ COMMANDS: tuple[click.Command, ...] = (
     send,
     sending,
     unsubscribe,
+    replies,
     integrity,
     metrics,
     health,

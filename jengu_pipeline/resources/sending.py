@@ -140,14 +140,7 @@ class Sender:
     # Endpoints -----------------------------------------------------------------------------------------------
 
     def _smtp(self, inbox: InboxConfig) -> SmtpEndpoint:
-        host, port = self.smtp_override or (inbox.smtp.host, inbox.smtp.port)
-        return SmtpEndpoint(
-            host,
-            port,
-            "none" if self.smtp_override else inbox.smtp.tls,
-            username=inbox.smtp.username,
-            password=_secret(inbox.smtp.password_env, f"inbox {inbox.address} SMTP password"),
-        )
+        return smtp_endpoint(inbox, self.smtp_override)
 
     def _imap(self, inbox: InboxConfig) -> ImapEndpoint | None:
         imap = inbox.imap
@@ -375,6 +368,18 @@ class Sender:
             )
 
 
+def smtp_endpoint(inbox: InboxConfig, override: tuple[str, int] | None = None) -> SmtpEndpoint:
+    """Where the inbox submits mail; the sandbox's ``override`` sends everything to its loopback server."""
+    host, port = override or (inbox.smtp.host, inbox.smtp.port)
+    return SmtpEndpoint(
+        host,
+        port,
+        "none" if override else inbox.smtp.tls,
+        username=inbox.smtp.username,
+        password=_secret(inbox.smtp.password_env, f"inbox {inbox.address} SMTP password"),
+    )
+
+
 def preflight(
     store: CrmStore,
     config: InboxFile,
@@ -419,6 +424,12 @@ class SendingResource(dg.ConfigurableResource):
             raise SendingConfigError(f"{path}: no inbox file (copy inboxes.example.yaml to inboxes.yaml and edit it)")
         return read_inbox_file(path)
 
+    def smtp_override(self) -> tuple[str, int] | None:
+        return (self.sandbox_smtp_host, self.sandbox_smtp_port) if self.sandbox and self.sandbox_smtp_host else None
+
+    def smtp_endpoint(self, inbox: InboxConfig) -> SmtpEndpoint:
+        return smtp_endpoint(inbox, self.smtp_override())
+
     def sender(
         self,
         store: CrmStore,
@@ -428,7 +439,6 @@ class SendingResource(dg.ConfigurableResource):
         at: datetime | None = None,
         rng: random.Random | None = None,
     ) -> Sender:
-        override = (self.sandbox_smtp_host, self.sandbox_smtp_port) if self.sandbox and self.sandbox_smtp_host else None
         return Sender(
             store,
             self.inbox_config(),
@@ -436,7 +446,7 @@ class SendingResource(dg.ConfigurableResource):
             claimed_by=claimed_by,
             clock=simulated_clock(at) if at else (lambda: datetime.now(UTC)),
             rng=rng or random.Random(),
-            smtp_override=override,
+            smtp_override=self.smtp_override(),
             sandbox=self.sandbox,
             claim_timeout=timedelta(minutes=self.claim_timeout_minutes),
         )

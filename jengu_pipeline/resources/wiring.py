@@ -16,6 +16,7 @@ from jengu_pipeline.resources.alerts import AlertsResource
 from jengu_pipeline.resources.calls import ProviderLimits
 from jengu_pipeline.resources.llm import LlmResource
 from jengu_pipeline.resources.pages import PageResource
+from jengu_pipeline.resources.replies import ReplyMailboxResource
 from jengu_pipeline.resources.search import SearchResource
 from jengu_pipeline.resources.sending import SendingResource
 from jengu_pipeline.resources.store import CrmStoreResource
@@ -60,6 +61,11 @@ def llm_resource() -> LlmResource:
 
 
 def resources() -> dict[str, dg.ConfigurableResource]:
+    sending = SendingResource(
+        sandbox=sandbox_mode(),
+        sandbox_smtp_port=int(os.environ.get("JENGU_SMTP_PORT") or 0),
+        **overrides(inbox_file="JENGU_INBOX_FILE", sandbox_smtp_host="JENGU_SMTP_HOST"),
+    )
     return {
         "store": CrmStoreResource(),
         "search": SearchResource(
@@ -84,9 +90,14 @@ def resources() -> dict[str, dg.ConfigurableResource]:
         "llm": llm_resource(),
         "pages": PageResource(sandbox=sandbox_mode(), **overrides(site_base_url="JENGU_SITE_BASE_URL")),
         "alerts": AlertsResource(webhook_url=secret("JENGU_ALERT_WEBHOOK_URL")),
-        "sending": SendingResource(
-            sandbox=sandbox_mode(),
-            sandbox_smtp_port=int(os.environ.get("JENGU_SMTP_PORT") or 0),
-            **overrides(inbox_file="JENGU_INBOX_FILE", sandbox_smtp_host="JENGU_SMTP_HOST"),
+        "sending": sending,
+        "mailboxes": ReplyMailboxResource(
+            sending=sending,
+            **overrides(
+                maildir="JENGU_MAILDIR",
+                console_url="JENGU_CONSOLE_URL",
+                forward_to="JENGU_FORWARD_TO",
+                forward_categories="JENGU_FORWARD_CATEGORIES",
+            ),
         ),
     }

@@ -24,6 +24,7 @@ EXPECTED_ASSETS = {
     "email_verifications": "enrich",
     "messages": "compose",
     "sends": "send",
+    "replies": "replies",
     "integrity_findings": "integrity",
 }
 EXPECTED_CHECKS = {
@@ -34,6 +35,9 @@ EXPECTED_CHECKS = {
     ("messages", "messages_cleared_pass_gate"),
     ("sends", "sends_never_after_suppression"),
     ("sends", "sends_within_daily_caps"),
+    ("replies", "replies_all_classified"),
+    ("replies", "replies_no_send_after_suppression"),
+    ("replies", "replies_processed_once"),
     # integrity rules (assets/integrity.py), on the asset each concerns
     ("prospects", "prospects_no_orphan_rows"),
     ("prospects", "prospects_no_duplicate_active_email"),
@@ -71,6 +75,7 @@ def test_definitions_load_with_the_expected_assets_checks_and_automation() -> No
         "message_approval_job",
         "sending_job",
         "sending_control_job",
+        "replies_job",
         "integrity_job",
         "daily_digest_job",
     }
@@ -82,6 +87,7 @@ def test_definitions_load_with_the_expected_assets_checks_and_automation() -> No
     assert (integrity.cron_schedule, integrity.default_status) == ("30 3 * * *", dg.DefaultScheduleStatus.RUNNING)
     assert defs.resolve_schedule_def("daily_digest_schedule").default_status == dg.DefaultScheduleStatus.RUNNING
     assert defs.resolve_sensor_def("run_failure_alert_sensor").default_status == dg.DefaultSensorStatus.RUNNING
+    assert defs.resolve_sensor_def("reply_ingestion_sensor").default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
