@@ -21,6 +21,7 @@ from jengu_pipeline.assets.integrity import (
     integrity_schedule,
 )
 from jengu_pipeline.assets.send import sends, sends_never_after_suppression, sends_within_daily_caps
+from jengu_pipeline.assets.warehouse import warehouse, warehouse_automation_sensor
 from jengu_pipeline.jobs.campaigns import campaign_membership_job
 from jengu_pipeline.jobs.messages import message_approval_job
 from jengu_pipeline.jobs.sending import sending_control_job
@@ -51,7 +52,16 @@ prospect_batch_job = dg.define_asset_job(
 
 
 defs = dg.Definitions(
-    assets=[raw_prospects, prospects_and_rejects, websites, email_verifications, messages, sends, integrity_findings],
+    assets=[
+        raw_prospects,
+        prospects_and_rejects,
+        websites,
+        email_verifications,
+        messages,
+        sends,
+        integrity_findings,
+        warehouse,
+    ],
     asset_checks=[
         prospects_rows_conserved,
         prospects_unique_active_identity,
@@ -73,7 +83,7 @@ defs = dg.Definitions(
         daily_digest_job,
     ],
     schedules=[sending_schedule, integrity_schedule, daily_digest_schedule],
-    sensors=[prospect_drop_sensor, run_failure_alert_sensor],
+    sensors=[prospect_drop_sensor, run_failure_alert_sensor, warehouse_automation_sensor],
     resources=resources(),
     executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
 )
