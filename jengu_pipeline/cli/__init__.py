@@ -13,7 +13,7 @@ from jengu_pipeline.cli.metrics import metrics
 from jengu_pipeline.cli.ops import demo, dev, health
 from jengu_pipeline.cli.sending import send, sending
 from jengu_pipeline.cli.unsubscribe import unsubscribe
-from jengu_pipeline.cli.warehouse import warehouse
+from jengu_pipeline.cli.warehouse import report, warehouse
 from jengu_pipeline.sandbox.cli import sandbox_command
 
 
@@ -41,6 +41,7 @@ COMMANDS: tuple[click.Command, ...] = (
     dev,
     sandbox_command,
     warehouse,
+    report,
 )
 """Every top-level command and group, one line each: a new group is one import and one line here."""
 

@@ -1,6 +1,9 @@
-"""``jengu warehouse publish``: build the analysts' DuckDB warehouse now, publish it atomically and check it."""
+"""``jengu warehouse publish`` builds the analysts' DuckDB warehouse now, publishes it atomically and checks it;
+``jengu report`` draws the published warehouse as one self-contained HTML page."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -11,6 +14,7 @@ from jengu_pipeline.resources.sending import SendingResource
 from jengu_pipeline.resources.wiring import resources
 from jengu_pipeline.settings import get_settings
 from jengu_pipeline.store import StoreError, open_store
+from jengu_pipeline.store.warehouse_report import write_report
 
 
 @click.group(name="warehouse")
@@ -58,3 +62,23 @@ def publish_command(as_json: bool) -> None:
     for name in failed:
         click.echo(f"check failed: {name}: {checks[name].metadata}", err=True)
     click.get_current_context().exit(1 if failed else 0)
+
+
+@click.command(name="report")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("report.html"),
+    show_default=True,
+    help="The HTML file to write (replaced whole).",
+)
+def report(out: Path) -> None:
+    """Write the outreach report of the published warehouse: one self-contained HTML page (charts of the funnel,
+    campaign arms, inbox health, replies by intent and provider cost, with the tables behind them) that opens
+    offline. Run `jengu warehouse publish` first for today's figures."""
+    try:
+        size = write_report(get_settings().warehouse_path, out)
+    except FileNotFoundError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"wrote {out} ({size / 1_000_000:.1f} MB, opens offline)")
