@@ -66,12 +66,13 @@ def rates_check_name(table: str) -> str:
     return f"{table}_rates_in_unit_interval"
 
 
+_rebuild_trigger: dg.AutomationCondition = (
+    dg.AutomationCondition.newly_missing()
+    | dg.AutomationCondition.any_deps_updated()
+    | dg.AutomationCondition.cron_tick_passed(REBUILD_CRON, cron_timezone=REBUILD_TIMEZONE)
+)
 warehouse_automation = (
-    (
-        dg.AutomationCondition.newly_missing()
-        | dg.AutomationCondition.any_deps_updated()
-        | dg.AutomationCondition.cron_tick_passed(REBUILD_CRON, cron_timezone=REBUILD_TIMEZONE)
-    ).since_last_handled()
+    _rebuild_trigger.since_last_handled()
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
 ).with_label("after CRM-side runs and every morning")

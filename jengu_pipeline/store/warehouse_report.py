@@ -154,7 +154,9 @@ def inbox_section(connection: duckdb.DuckDBPyConnection) -> Section:
         days = [row[1].isoformat() for row in mine]
         figure.add_trace(go.Scatter(name=f"{inbox} sent", x=days, y=[r[2] for r in mine], mode="lines+markers"), 1, 1)
         figure.add_trace(
-            go.Scatter(name=f"{inbox} cap", x=days, y=[r[3] for r in mine], mode="lines", line={"dash": "dot"}), 1, 1
+            go.Scatter(name=f"{inbox} cap", x=days, y=[r[3] for r in mine], mode="lines+markers", line={"dash": "dot"}),
+            1,
+            1,
         )
         figure.add_trace(
             go.Scatter(name=f"{inbox} bounce rate", x=days, y=[r[6] for r in mine], mode="lines+markers"), 2, 1
