@@ -27,6 +27,7 @@ from jengu_pipeline.assets.replies import (
     replies_processed_once,
 )
 from jengu_pipeline.assets.send import sends, sends_never_after_suppression, sends_within_daily_caps
+from jengu_pipeline.assets.warehouse import warehouse, warehouse_automation_sensor
 from jengu_pipeline.jobs.campaigns import campaign_membership_job
 from jengu_pipeline.jobs.messages import message_approval_job
 from jengu_pipeline.jobs.sending import sending_control_job
@@ -67,6 +68,7 @@ defs = dg.Definitions(
         sends,
         replies,
         integrity_findings,
+        warehouse,
     ],
     asset_checks=[
         prospects_rows_conserved,
@@ -93,7 +95,7 @@ defs = dg.Definitions(
         daily_digest_job,
     ],
     schedules=[sending_schedule, integrity_schedule, daily_digest_schedule],
-    sensors=[prospect_drop_sensor, reply_ingestion_sensor, run_failure_alert_sensor],
+    sensors=[prospect_drop_sensor, reply_ingestion_sensor, run_failure_alert_sensor, warehouse_automation_sensor],
     resources=resources(),
     executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
 )

@@ -14,6 +14,7 @@ from jengu_pipeline.cli.ops import demo, dev, health
 from jengu_pipeline.cli.replies import replies
 from jengu_pipeline.cli.sending import send, sending
 from jengu_pipeline.cli.unsubscribe import unsubscribe
+from jengu_pipeline.cli.warehouse import report, warehouse
 from jengu_pipeline.sandbox.cli import sandbox_command
 
 
@@ -41,6 +42,8 @@ COMMANDS: tuple[click.Command, ...] = (
     demo,
     dev,
     sandbox_command,
+    warehouse,
+    report,
 )
 """Every top-level command and group, one line each: a new group is one import and one line here."""
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from jengu_pipeline.domain.reply_effects import HUMAN, Category, Effects, effects_of
+from jengu_pipeline.domain.replies.model import Category
+from jengu_pipeline.domain.reply_effects import HUMAN, Effects, effects_of
 from jengu_pipeline.store.engine import Tx
 from jengu_pipeline.store.repository import add_activity
 from jengu_pipeline.store.suppressions import stop_sequences, suppress_address

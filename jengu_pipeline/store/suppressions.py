@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
 
-from jengu_pipeline.domain.reply_effects import Category, next_stage
+from jengu_pipeline.domain.replies.model import Category
+from jengu_pipeline.domain.reply_effects import next_stage
 from jengu_pipeline.store.engine import Tx
 from jengu_pipeline.store.repository import add_activity
 

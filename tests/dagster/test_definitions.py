@@ -15,6 +15,7 @@ import pytest
 
 from jengu_pipeline.definitions import defs
 from jengu_pipeline.instance import PROJECT_ROOT
+from jengu_pipeline.store.warehouse import WAREHOUSE_TABLES
 
 EXPECTED_ASSETS = {
     "raw_prospects": "ingest",
@@ -26,6 +27,7 @@ EXPECTED_ASSETS = {
     "sends": "send",
     "replies": "replies",
     "integrity_findings": "integrity",
+    **dict.fromkeys(WAREHOUSE_TABLES, "warehouse"),
 }
 EXPECTED_CHECKS = {
     ("prospects", "prospects_rows_conserved"),
@@ -51,7 +53,15 @@ EXPECTED_CHECKS = {
     ("messages", "messages_none_in_inactive_campaigns"),
     ("email_verifications", "enrichment_leases_none_expired"),
     ("integrity_findings", "provider_quota_matches_ledger"),
-    ("integrity_findings", "replies_classified_in_time"),
+    ("replies", "replies_classified_in_time"),
+    # the warehouse (assets/warehouse.py), reconciled with the store
+    ("fct_sends", "fct_sends_sent_matches_ledger"),
+    ("mart_funnel", "mart_funnel_never_widens"),
+    ("mart_funnel", "mart_funnel_rates_in_unit_interval"),
+    ("mart_campaign_variants", "mart_campaign_variants_rates_in_unit_interval"),
+    ("mart_inbox_health", "mart_inbox_health_rates_in_unit_interval"),
+    ("mart_provider_costs", "mart_provider_costs_rates_in_unit_interval"),
+    ("mart_reply_intents", "mart_reply_intents_rates_in_unit_interval"),
 }
 """A snapshot of the asset graph: renaming an asset or check breaks operators' and analysts' habits, so it
 must be a deliberate change here."""
@@ -88,6 +98,9 @@ def test_definitions_load_with_the_expected_assets_checks_and_automation() -> No
     assert defs.resolve_schedule_def("daily_digest_schedule").default_status == dg.DefaultScheduleStatus.RUNNING
     assert defs.resolve_sensor_def("run_failure_alert_sensor").default_status == dg.DefaultSensorStatus.RUNNING
     assert defs.resolve_sensor_def("reply_ingestion_sensor").default_status == dg.DefaultSensorStatus.RUNNING
+    assert defs.resolve_sensor_def("warehouse_automation_sensor").default_status == dg.DefaultSensorStatus.RUNNING
+    for table in WAREHOUSE_TABLES:
+        assert graph.get(dg.AssetKey(table)).automation_condition is not None, table
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
