@@ -60,7 +60,8 @@ def run_demo(settings: Settings, *, quiet: bool) -> dict[str, Any]:
             raise click.ClickException(str(error)) from error
         clock = demo_clock(pipeline_clock.now())
         try:
-            tick = run_sending_tick(instance, at=clock)
+            with running_at(clock):  # the SMTP server's Received stamps agree with the messages' Date
+                tick = run_sending_tick(instance, at=clock)
             with running_at(clock + REPLY_WAIT):
                 delivered = sandbox.deliver_replies()
                 first_pass = run_replies_tick(instance)
