@@ -43,3 +43,8 @@ def run_sending_tick(instance: dg.DagsterInstance, *, at: datetime | None = None
 def run_replies_tick(instance: dg.DagsterInstance) -> dict[str, Any]:
     """Run ``replies_job`` once in this process: read new mail, classify and act; the pass's metadata."""
     return _run_tick(instance, "replies_job", "replies", "replies", {})
+
+
+def run_follow_ups_tick(instance: dg.DagsterInstance) -> dict[str, Any]:
+    """Run ``follow_up_job`` once in this process: write the follow-ups due within a day; the run's metadata."""
+    return _run_tick(instance, "follow_up_job", "follow_up_messages", "compose", {})

@@ -5,12 +5,13 @@ from ``resources.message_writer`` (LLM, second LLM, template), the rules a messa
 ``domain.message_gate``; this module wires them and tells the operator what happened.
 """
 
-from datetime import UTC, datetime
+import dataclasses
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
+from jengu_pipeline import clock
 from jengu_pipeline.assets.enrich import PROVIDER_STEP_RETRY
 from jengu_pipeline.assets.ingest import OWNERS, markdown_preview
 from jengu_pipeline.domain.messages import MessageRequest, WrittenMessage
@@ -26,7 +27,7 @@ PREVIEW_BODY_CHARS = 400
 
 
 def _requests(crm: Any, batch_id: str, actor: str, log: Any) -> tuple[list[MessageRequest], dict[str, int]]:
-    campaigns = message_store.active_campaigns(crm, datetime.now(UTC).date())
+    campaigns = message_store.active_campaigns(crm, clock.now().date())
     if not campaigns:
         log.info("no active campaign: nothing to compose (set a campaign's status to active and load it)")
     added = message_store.assign_members(crm, campaigns, actor=actor)
@@ -35,7 +36,11 @@ def _requests(crm: Any, batch_id: str, actor: str, log: Any) -> tuple[list[Messa
         step = campaign.steps[0]
         for recipient in message_store.recipients(crm, campaign.name, batch_id):
             facts = recipient.facts(campaign, message_store.FIRST_STEP)
-            requests.append(MessageRequest(facts, campaign, step, recipient.gate_context(campaign, facts)))
+            angle = step.variant_description(recipient.variant)
+            if angle:
+                facts = dataclasses.replace(facts, variant_description=angle)
+            arm = step.for_variant(recipient.variant)
+            requests.append(MessageRequest(facts, campaign, arm, recipient.gate_context(campaign, facts)))
     return requests, added
 
 

@@ -64,6 +64,8 @@ def sends(
             "outcomes": dg.MetadataValue.json(dict(report.outcomes)),
             "skipped": dg.MetadataValue.json(dict(report.skipped)),
             "paused_inboxes": dg.MetadataValue.json(report.paused_inboxes),
+            "paused_campaigns": dg.MetadataValue.json(report.paused_campaigns),
+            "sent_by_step": dg.MetadataValue.json(report.to_json()["sent_by_step"]),
             "reconciled": dg.MetadataValue.json(report.reconciled),
             "emergency_stop": report.stopped,
             "ledger_by_status": dg.MetadataValue.json(status["ledger"]),

@@ -1,4 +1,5 @@
-"""``jengu campaign``: load campaign files, assign and remove prospects, list campaigns."""
+"""``jengu campaign``: load campaign files, assign and remove prospects, list campaigns, and move a campaign
+through its lifecycle (pause, resume, complete)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ from pathlib import Path
 
 import click
 
+from jengu_pipeline import clock
 from jengu_pipeline.cli.common import CLI_ACTOR, emit_json, with_store
+from jengu_pipeline.domain.campaign_lifecycle import CampaignAction, LifecycleError
+from jengu_pipeline.store.campaign_lifecycle import StatusChange, change_status
 from jengu_pipeline.store.campaigns import (
     MembershipChange,
     assign_by_rules,
@@ -96,3 +100,50 @@ def list_command(as_json: bool) -> None:
             f"{row['campaign_id']}  {row['status']}  {row['starts_on']}..{row['ends_on']}"
             f"  {row['members']} members, {row['removed']} removed  ({row['source_file']})"
         )
+
+
+def _change_status(campaign_id: str, action: CampaignAction, reason: str, as_json: bool) -> None:
+    try:
+        change: StatusChange = with_store(
+            lambda store: change_status(store, campaign_id, action, actor=CLI_ACTOR, reason=reason, now=clock.now())
+        )
+    except LifecycleError as error:
+        raise click.ClickException(f"campaign {campaign_id}: {error}") from error
+    if as_json:
+        emit_json(
+            {"campaign": campaign_id, "from": change.before, "to": change.after, "sequences_stopped": change.stopped}
+        )
+        return
+    stopped = f"; {change.stopped} running sequences stopped" if change.after == "completed" else ""
+    click.echo(f"{campaign_id}: {change.before} -> {change.after}{stopped}")
+
+
+_REASON = click.option("--reason", default="by an operator", show_default=True, help="Why (kept in the activity).")
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+
+
+@campaign.command()
+@click.argument("campaign_id", metavar="CAMPAIGN")
+@_REASON
+@_JSON
+def pause(campaign_id: str, reason: str, as_json: bool) -> None:
+    """Pause an active CAMPAIGN: nothing more goes out for it (the claim re-checks) until it is resumed."""
+    _change_status(campaign_id, "pause", reason, as_json)
+
+
+@campaign.command()
+@click.argument("campaign_id", metavar="CAMPAIGN")
+@_REASON
+@_JSON
+def resume(campaign_id: str, reason: str, as_json: bool) -> None:
+    """Resume a paused CAMPAIGN (also one the health guard paused): its due steps go out on the next ticks."""
+    _change_status(campaign_id, "resume", reason, as_json)
+
+
+@campaign.command()
+@click.argument("campaign_id", metavar="CAMPAIGN")
+@_REASON
+@_JSON
+def complete(campaign_id: str, reason: str, as_json: bool) -> None:
+    """Complete CAMPAIGN for good: every running sequence stops and its unsent messages are cancelled."""
+    _change_status(campaign_id, "complete", reason, as_json)

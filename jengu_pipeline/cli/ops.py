@@ -79,13 +79,21 @@ def _instance_health(settings: Settings) -> dict[str, Any]:
 
 
 @click.command()
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Simulated days of sending, replies and follow-ups after the import (a line each).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Last line: one JSON object summarising the run.")
-def demo(as_json: bool) -> None:
+def demo(days: int, as_json: bool) -> None:
     """Run the main job on the sample batch, every provider played by the loopback SANDBOX (no keys, no
-    internet), and measure the result against the sandbox's ground truth."""
+    internet), then simulate DAYS of sending ticks, replies and follow-ups on the sandbox clock, and measure the
+    result against the sandbox's ground truth."""
     from jengu_pipeline.demo import run_demo
 
-    summary = run_demo(get_settings(), quiet=as_json)
+    summary = run_demo(get_settings(), quiet=as_json, days=days)
     if as_json:
         emit_json(summary)
 

@@ -21,10 +21,11 @@ from pydantic import Field, StringConstraints, ValidationError, field_validator,
 
 from jengu_pipeline.domain.compose import PROMPTS, known_templates
 from jengu_pipeline.domain.senders import SendingIdentity
+from jengu_pipeline.domain.sequences import CampaignHealthRules, StepVariant
 from jengu_pipeline.domain.yaml_files import StrictModel, Text
 
 CampaignStatus = Literal["draft", "active", "paused", "completed"]
-StopCondition = Literal["replied", "bounced", "unsubscribed", "meeting_booked", "complained"]
+StopCondition = Literal["replied", "bounced", "unsubscribed", "meeting_booked", "complained", "company_reply"]
 Tier = Literal["hot", "warm", "cold"]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 
@@ -64,12 +65,30 @@ class AudienceRules(StrictModel):
 
 
 class Step(StrictModel):
-    """One message of the sequence, sent ``delay_days`` after the previous one unless a stop condition occurred."""
+    """One message of the sequence, sent ``delay_days`` after the previous one unless a stop condition occurred.
+
+    A reply, an unsubscribe, a bounce or a suppression always stop the sequence; ``stop_on`` adds
+    ``company_reply`` (anyone at the prospect's company domain replied).
+    """
 
     delay_days: int = Field(ge=0)
     stop_on: list[StopCondition] = Field(default_factory=lambda: list(DEFAULT_STOP_CONDITIONS))
     prompt: Text | None = None
     template: Text | None = Field(default=None, description="a Jinja2 template name")
+    subject: Text | None = Field(default=None, description="a follow-up's own subject; none: Re: the previous one")
+    variants: list[StepVariant] = Field(default_factory=list, description="what an A/B arm gets at this step")
+
+    def for_variant(self, variant: str | None) -> Step:
+        """The step as this A/B arm writes it: the arm's prompt or template and subject where it gives one."""
+        arm = next((arm for arm in self.variants if arm.name == variant), None)
+        if arm is None:
+            return self
+        update = {"prompt": arm.prompt, "template": arm.template, "subject": arm.subject or self.subject}
+        return self.model_copy(update={**update, "variants": []})
+
+    def variant_description(self, variant: str | None) -> str | None:
+        """The angle this arm's writer gets at this step, when the step gives one."""
+        return next((arm.description for arm in self.variants if arm.name == variant and arm.description), None)
 
     @model_validator(mode="after")
     def _prompt_or_template(self) -> Step:
@@ -114,6 +133,10 @@ class Campaign(StrictModel):
     steps: list[Step] = Field(min_length=1)
     variants: list[Variant] = Field(default_factory=list)
     requires_approval: bool = Field(default=False, description="messages wait for `jengu messages approve`")
+    business_days: bool = Field(default=False, description="count delay_days in the prospect's working days")
+    daily_new_prospects: int | None = Field(default=None, ge=1, description="first touches a sending day, at most")
+    stop_on: list[StopCondition] = Field(default_factory=list, description="stop conditions of every step")
+    health: CampaignHealthRules = Field(default_factory=CampaignHealthRules)
     allowed_link_domains: list[str] = Field(
         default_factory=list, description="domains a message may link to, besides the sender's own"
     )
@@ -151,6 +174,19 @@ class Campaign(StrictModel):
         if self.ends_on < self.starts_on:
             raise ValueError(f"ends_on ({self.ends_on}) is before starts_on ({self.starts_on})")
         return self
+
+    @model_validator(mode="after")
+    def _step_variants_are_arms(self) -> Campaign:
+        arms = {variant.name for variant in self.variants}
+        for number, step in enumerate(self.steps, start=1):
+            unknown = [arm.name for arm in step.variants if arm.name not in arms]
+            if unknown:
+                raise ValueError(f"step {number}: variants not among the campaign's variants: {', '.join(unknown)}")
+        return self
+
+    def stops_on(self, condition: StopCondition) -> bool:
+        """Whether the campaign, or any of its steps, lists this stop condition."""
+        return condition in self.stop_on or any(condition in step.stop_on for step in self.steps)
 
     def assign_variant(self, prospect_id: str) -> str | None:
         """This prospect's A/B arm in this campaign (None without variants); see :func:`assign_variant`."""

@@ -23,6 +23,7 @@ class MessageRequest:
     campaign: Campaign
     step: Step
     gate: GateContext
+    subject: str | None = None  # a follow-up's subject ("Re: ..." or the step's own): the writer's is replaced
 
 
 @dataclass(frozen=True)

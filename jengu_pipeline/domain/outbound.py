@@ -47,6 +47,8 @@ DKIM_SIGNED_HEADERS = (
     "subject",
     "date",
     "message-id",
+    "in-reply-to",
+    "references",
     "list-unsubscribe",
     "list-unsubscribe-post",
     "mime-version",
@@ -68,7 +70,9 @@ class HeaderInjectionError(OutboundEmailError):
 
 @dataclass(frozen=True)
 class OutboundEmail:
-    """Everything one message says; ``headers`` are extra ``X-`` headers such as X-Jengu-Send-Id."""
+    """Everything one message says; ``headers`` are extra ``X-`` headers such as X-Jengu-Send-Id; a follow-up's
+    ``thread`` is the Message-IDs of the earlier messages it answers, oldest first (``In-Reply-To`` names the
+    last, ``References`` all)."""
 
     from_address: str
     from_name: str
@@ -84,6 +88,7 @@ class OutboundEmail:
     date: datetime
     headers: Mapping[str, str] = field(default_factory=dict)
     reply_to_name: str | None = None
+    thread: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,10 @@ def build_message(email: OutboundEmail) -> EmailMessage:
     message["Subject"] = email.subject
     message["Date"] = email.date
     message["Message-ID"] = _message_id(email.message_id, sender.domain)
+    if email.thread:
+        earlier = [_thread_id(message_id) for message_id in email.thread]
+        message["In-Reply-To"] = earlier[-1]
+        message["References"] = " ".join(earlier)
     https = _uri("unsubscribe_url", email.unsubscribe_url, "https://")
     mailto = _uri("unsubscribe_mailto", email.unsubscribe_mailto, "mailto:")
     message.set_raw("List-Unsubscribe", f"<{https}>,\n <{mailto}>")
@@ -224,6 +233,8 @@ def _header_bound_values(email: OutboundEmail) -> Iterator[tuple[str, str]]:
     for name, value in email.headers.items():
         yield "headers", name
         yield f"headers[{name!r}]", value
+    for index, message_id in enumerate(email.thread):
+        yield f"thread[{index}]", message_id
 
 
 def _address(field_name: str, value: str) -> Address:
@@ -241,6 +252,12 @@ def _message_id(value: str, sender_domain: str) -> str:
         raise OutboundEmailError("message_id", f"{value!r} is not of the form <id@domain>")
     if match.group(1).lower() != sender_domain.lower():
         raise OutboundEmailError("message_id", f"must be on the sender's domain {sender_domain}")
+    return value
+
+
+def _thread_id(value: str) -> str:
+    if _MESSAGE_ID.match(value) is None:
+        raise OutboundEmailError("thread", f"{value!r} is not a Message-ID of the form <id@domain>")
     return value
 
 

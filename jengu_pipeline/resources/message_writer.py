@@ -40,7 +40,7 @@ def _fallback_template(step: Step) -> str:
 
 
 def _judge(draft: Draft, request: MessageRequest) -> tuple[Draft, GateResult]:
-    final = with_footer(draft, request.campaign.sender)
+    final = with_footer(Draft(request.subject or draft.subject, draft.body), request.campaign.sender)
     return final, check_message(final.subject, final.body, None, request.gate)
 
 

@@ -1,10 +1,12 @@
 """One sending tick: reconcile what a crash left unknown, plan by the rules, then claim, send, record, one by one.
 
 The order per message is the guarantee: the ledger claim is committed first (it re-checks the emergency stop,
-the inbox's pause, suppression and caps in its transaction), then the SMTP conversation, then the outcome. A
-process killed in between leaves a ``claimed`` row that the next tick turns into ``unknown`` and, when the inbox
-has IMAP, settles by finding the Message-ID in its Sent folder; nothing is resent blindly. Passwords and DKIM
-keys are read from the environment variables the inbox file names, at send time, and never stored or logged.
+the inbox's pause, the campaign, the sequence's stops and pauses, suppression and caps in its transaction), then
+the SMTP conversation, then the outcome. A process killed in between leaves a ``claimed`` row that the next tick
+turns into ``unknown`` and, when the inbox has IMAP, settles by finding the Message-ID in its Sent folder;
+nothing is resent blindly. Passwords and DKIM keys are read from the environment variables the inbox file names,
+at send time, and never stored or logged. Before planning, and after every hard bounce, the campaign health
+guard may pause a campaign (and alert); its queued messages then wait.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ import dagster as dg
 import dns.resolver
 from pydantic import Field
 
+from jengu_pipeline import clock as product_clock
 from jengu_pipeline.domain.compose import signed_as
 from jengu_pipeline.domain.inboxes import InboxConfig, InboxFile, read_inbox_file
 from jengu_pipeline.domain.outbound import (
@@ -36,12 +39,16 @@ from jengu_pipeline.domain.outbound import (
     sign_dkim,
 )
 from jengu_pipeline.domain.sending import (
+    Health,
     InboxState,
     QueueItem,
+    SendingDay,
     bounce_health,
+    in_business_hours,
     inbox_block,
     inbox_day_cap,
     plan_tick,
+    prospect_zone,
     sending_day,
 )
 from jengu_pipeline.domain.unsubscribe import UnsubscribeSecretError, signer_from, unsubscribe_link
@@ -50,6 +57,7 @@ from jengu_pipeline.resources.sender_dns import DomainCheck, check_inboxes
 from jengu_pipeline.resources.sent_folder import ImapEndpoint, SentFolderError, find_sent
 from jengu_pipeline.resources.smtp import Outcome, SmtpEndpoint, SmtpResult, SmtpSession
 from jengu_pipeline.store import sending as ledger
+from jengu_pipeline.store.campaign_lifecycle import guard_campaigns
 from jengu_pipeline.store.repository import CrmStore
 
 log = redacting_logger(__name__)
@@ -89,6 +97,8 @@ class TickReport:
     outcomes: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
     paused_inboxes: list[str] = field(default_factory=list)
+    paused_campaigns: list[str] = field(default_factory=list)
+    sent_by_step: Counter[int] = field(default_factory=Counter)
     reconciled: dict[str, int] = field(default_factory=dict)
     stopped: bool = False
 
@@ -103,6 +113,8 @@ class TickReport:
             "outcomes": dict(self.outcomes),
             "skipped": dict(self.skipped),
             "paused_inboxes": self.paused_inboxes,
+            "paused_campaigns": self.paused_campaigns,
+            "sent_by_step": {str(step): count for step, count in sorted(self.sent_by_step.items())},
             "reconciled": self.reconciled,
             "stopped": self.stopped,
         }
@@ -162,6 +174,7 @@ class Sender:
         if ledger.sending_stopped(self.store):
             report.stopped = True
             return report
+        self._guard(report)
         try:
             self._send_planned(report)
         finally:
@@ -193,15 +206,29 @@ class Sender:
                 held += 1
         return {"stale_claims": stale, "found_in_sent": found, "held": held}
 
-    def _states(self, now: datetime) -> tuple[list[InboxState], int | None, tuple[datetime, datetime]]:
+    def _guard(self, report: TickReport, campaign: str | None = None) -> None:
+        """Pause (and alert about) every active campaign, or ``campaign``, whose health has gone bad."""
+        for outcome in guard_campaigns(self.store, self.config.sending, self.clock(), only=campaign):
+            if outcome.paused:
+                report.paused_campaigns.append(outcome.campaign_id)
+                self.alert(
+                    f"sending: campaign {outcome.campaign_id} paused itself: {outcome.health.pause_reason}. "
+                    f"Resume with `jengu campaign resume {outcome.campaign_id}` once its copy or list is fixed."
+                )
+
+    def _states(self, report: TickReport) -> tuple[list[InboxState], int | None, SendingDay]:
+        """Each inbox's room today; one whose bounce rate crossed the line since (a late DSN) is paused now."""
         rules = self.config.sending
-        day = sending_day(now, rules)
+        day = sending_day(report.at, rules)
         states = []
         for inbox in self.config.inboxes:
             seen = ledger.inbox_ledger(self.store, inbox.address, day.start, day.end, rules.bounce_window)
+            health = bounce_health(seen.recent_bounces, rules)
+            if health.should_pause and seen.status == "active":
+                self._pause(inbox, _bounce_reason(health), report)
             blocked = inbox_block(
                 paused=seen.status != "active",
-                health=bounce_health(seen.recent_bounces, rules),
+                health=health,
                 preflight_failed=seen.preflight_status == "failed",
                 preflight_override=inbox.preflight_override,
             )
@@ -219,13 +246,15 @@ class Sender:
         global_left = None
         if rules.global_daily_cap is not None:
             global_left = rules.global_daily_cap - ledger.sent_today_total(self.store, day.start, day.end)
-        return states, global_left, (day.start, day.end)
+        return states, global_left, day
 
     def _send_planned(self, report: TickReport) -> None:
         now = report.at
         rules = self.config.sending
-        states, global_left, day = self._states(now)
-        queued = ledger.due_messages(self.store, sending_day(now, rules).day, now, self.queue_limit)
+        states, global_left, day = self._states(report)
+        queued = self._within_new_prospect_caps(
+            ledger.due_messages(self.store, day.day, now, self.queue_limit), day, report
+        )
         blocked = ledger.suppressed(self.store, (q.email for q in queued))
         if self.sandbox:
             blocked |= {q.email for q in queued if not q.email.lower().endswith(SANDBOX_TLDS)}
@@ -259,12 +288,40 @@ class Sender:
             ):
                 return
 
+    def _within_new_prospect_caps(
+        self, queued: list[ledger.QueuedMessage], day: SendingDay, report: TickReport
+    ) -> list[ledger.QueuedMessage]:
+        """Leave out first touches over their campaign's ``daily_new_prospects`` for today (the claim re-checks).
+
+        Only first touches that could go now (inside the prospect's business hours) use up the allowance, so
+        prospects in a later time zone do not hold back those who are at work.
+        """
+        capped = {q.campaign_id: q.new_prospects_cap for q in queued if q.step == 1 and q.new_prospects_cap}
+        if not capped:
+            return queued
+        left = {
+            campaign: cap - ledger.first_touches_claimed(self.store, campaign, day) for campaign, cap in capped.items()
+        }
+        kept = []
+        for item in queued:
+            if item.step == 1 and item.campaign_id in left and self._reachable(item, report.at):
+                if left[item.campaign_id] <= 0:
+                    report.skipped["campaign_daily_new_prospects"] += 1
+                    continue
+                left[item.campaign_id] -= 1
+            kept.append(item)
+        return kept
+
+    def _reachable(self, item: ledger.QueuedMessage, now: datetime) -> bool:
+        zone = prospect_zone(item.timezone, item.country, now)
+        return zone is not None and in_business_hours(now, zone, self.config.sending)
+
     def _send_one(
         self,
         item: ledger.QueuedMessage,
         inbox: InboxConfig,
         caps: tuple[int, int | None],
-        day: tuple[datetime, datetime],
+        day: SendingDay,
         report: TickReport,
     ) -> bool:
         """Claim, send, record one message; False when the emergency stop says to end the tick.
@@ -305,7 +362,11 @@ class Sender:
             self.store, item, claim, ledger.Outcome(status, result.code, result.reply, result.stage), now=self.clock()
         )
         report.outcomes[status] += 1
+        if status == "sent":
+            report.sent_by_step[item.step] += 1
         self._after(result, inbox, report)
+        if status == "bounced":
+            self._guard(report, item.campaign_id)
         return True
 
     def _raw_message(self, item: ledger.QueuedMessage, inbox: InboxConfig, rfc_id: str, send_id: str) -> bytes:
@@ -336,6 +397,7 @@ class Sender:
                 unsubscribe_url=unsubscribe_link(rules.unsubscribe_url or "", self._signer.token(send_id)),
                 date=self.clock(),
                 headers={"X-Jengu-Send-Id": send_id},
+                thread=item.thread,
             )
         )
         raw = message.as_bytes()
@@ -359,13 +421,21 @@ class Sender:
             seen = ledger.inbox_ledger(self.store, inbox.address, day.start, day.end, rules.bounce_window)
             health = bounce_health(seen.recent_bounces, rules)
             if health.should_pause:
-                reason = f"{health.bounces} hard bounces in its last {health.sends} sends ({health.rate:.1%})"
-        if reason and ledger.set_inbox_paused(self.store, inbox.address, True, reason=reason, actor="sender"):
+                reason = _bounce_reason(health)
+        if reason:
+            self._pause(inbox, reason, report)
+
+    def _pause(self, inbox: InboxConfig, reason: str, report: TickReport) -> None:
+        if ledger.set_inbox_paused(self.store, inbox.address, True, reason=reason, actor="sender"):
             report.paused_inboxes.append(inbox.address)
             self.alert(
                 f"sending: inbox {inbox.address} paused: {reason}. Resume with "
                 f"`jengu sending inbox resume {inbox.address}` once fixed."
             )
+
+
+def _bounce_reason(health: Health) -> str:
+    return f"{health.bounces} hard bounces in its last {health.sends} sends ({health.rate:.1%})"
 
 
 def smtp_endpoint(inbox: InboxConfig, override: tuple[str, int] | None = None) -> SmtpEndpoint:
@@ -444,7 +514,7 @@ class SendingResource(dg.ConfigurableResource):
             self.inbox_config(),
             alert=alert,
             claimed_by=claimed_by,
-            clock=simulated_clock(at) if at else (lambda: datetime.now(UTC)),
+            clock=simulated_clock(at) if at else product_clock.now,
             rng=rng or random.Random(),
             smtp_override=self.smtp_override(),
             sandbox=self.sandbox,

@@ -14,7 +14,9 @@ real hotel staff and real mail systems do, so that a classifier has something wo
 - out-of-office notices with ``Auto-Submitted`` (Exchange, Gmail, Sieve), ``X-Autoreply``, ``Precedence:
   auto_reply``, or no header at all (a client-side rule), with a return date in the language's own formats
   or none, some bilingual; "no longer works here" notices and ticket acknowledgements;
-- delivery status notifications from Postfix, Exim, Exchange/Office 365, Gmail and qmail (see ``dsn``).
+- delivery status notifications from Postfix, Exim, Exchange/Office 365, Gmail and qmail (see ``dsn``);
+- and, as in real outreach, some of the people who ignore a first email answer a follow-up: a share of the
+  silent ones reply (interested, not interested, a question, unsubscribe) to their second or third message.
 
 Time comes from the clock (``now``, else ``jengu_pipeline.clock.now``): a reply is due at the moment the
 original arrived (its ``Received`` stamp, or its ``Date`` when that stamp is in the clock's future) plus the
@@ -143,10 +145,29 @@ BOUNCE_KINDS: Weighted[str] = (
     ("delayed", 10),
 )
 AUTO_REPLY_HEADERS = ("Auto-Submitted", "X-Autoreply", "X-Autorespond", "Precedence")
+LATE_ANSWER_SHARE = 0.35
+"""Of the people silent to a first email, those who answer a later one (most replies come after a follow-up)."""
+LATE_ANSWERS: Weighted[Behaviour] = (
+    (Behaviour.POSITIVE, 30),
+    (Behaviour.NEGATIVE, 30),
+    (Behaviour.QUESTION, 20),
+    (Behaviour.UNSUBSCRIBE, 20),
+)
+LATE_MESSAGE: Weighted[int] = ((2, 60), (3, 40))
 
 
 def _weighted(rng: random.Random, choices: Weighted[T]) -> T:
     return rng.choices([value for value, _ in choices], weights=[weight for _, weight in choices])[0]
+
+
+def late_answer(world: World, person: Person) -> tuple[int, Behaviour] | None:
+    """For a silent person who answers a follow-up: which of the messages to them (2 or 3) and how."""
+    if person.behaviour is not Behaviour.SILENT:
+        return None
+    rng = random.Random(f"{world.seed}|late|{person.email}")
+    if rng.random() >= LATE_ANSWER_SHARE:
+        return None
+    return _weighted(rng, LATE_MESSAGE), _weighted(rng, LATE_ANSWERS)
 
 
 def zone_of(hotel: Hotel) -> tzinfo:
@@ -323,7 +344,7 @@ def _answer(
     head = BytesHeaderParser(policy=policy.default).parsebytes(_head(path))
     recipient = getaddresses([str(head.get("X-Original-To") or head.get("To") or "")])[0][1].lower()
     found = world.person(recipient)
-    if found is None or found[1].behaviour is Behaviour.SILENT:
+    if found is None or (found[1].behaviour is Behaviour.SILENT and late_answer(world, found[1]) is None):
         ledgers.mark(path.name)
         return []
     if path.name in ledgers.arrivals:
@@ -336,7 +357,10 @@ def _answer(
         ledgers.arrived(path.name, recipient, arrival)
     hotel, person = found
     seed = f"{world.seed}|reply|{str(head.get('Message-ID', '')).strip() or path.name}|{person.email}"
-    writer = _Writer(world, hotel, person, profile(world, hotel, person), arrival, random.Random(seed))
+    late = late_answer(world, person)
+    writer = _Writer(
+        world, hotel, person, profile(world, hotel, person), arrival, random.Random(seed), late[1] if late else None
+    )
     plan = _plan(writer, random.Random(seed), path.name, ledgers.history(recipient))
     written = []
     pending = False
@@ -508,6 +532,11 @@ def _plan(
 ) -> list[tuple[datetime, Builder]]:
     """The replies one stored message gets, each with the instant it is delivered, oldest first."""
     person, habits, arrival = writer.person, writer.habits, writer.arrival
+    if person.behaviour is Behaviour.SILENT:
+        late = late_answer(writer.world, person)
+        names = [entry[1] for entry in history]
+        number = (names.index(name) if name in names else len(names)) + 1
+        return [(_human_time(rng, arrival, habits.zone), writer.human)] if late and late[0] == number else []
     if person.behaviour is Behaviour.BOUNCE:
         plan = []
         for failure in dsn.schedule(habits.mta, habits.bounce, rng):
@@ -577,6 +606,7 @@ class _Writer:
     habits: Profile
     arrival: datetime
     rng: random.Random
+    acts_as: Behaviour | None = None  # a silent person's answer to a follow-up
 
     @property
     def lang(self) -> Language:
@@ -673,7 +703,7 @@ class _Writer:
 
     def intent(self, original: _Original) -> tuple[str, str, str]:
         """(category, detail, text template) for this person's behaviour."""
-        behaviour, rng = self.person.behaviour, self.rng
+        behaviour, rng = self.acts_as or self.person.behaviour, self.rng
         category = {
             Behaviour.POSITIVE: "interested",
             Behaviour.QUESTION: "question",

@@ -94,7 +94,9 @@ def _upsert_campaign(tx: Tx, item: CampaignFile) -> None:
     tx.execute(
         "INSERT INTO campaigns (campaign_id, name, status, starts_on, ends_on, definition, source_file, content_hash)"
         " VALUES (?, ?, ?, ?, ?, CAST(? AS JSON), ?, ?) ON CONFLICT (campaign_id) DO UPDATE SET name = excluded.name,"
-        " status = excluded.status, starts_on = excluded.starts_on, ends_on = excluded.ends_on,"
+        # a status set by a lifecycle command (or completed) outlives the file: see migration 0012
+        " status = CASE WHEN campaigns.status = 'completed' OR campaigns.status_changed_by IS NOT NULL"
+        " THEN campaigns.status ELSE excluded.status END, starts_on = excluded.starts_on, ends_on = excluded.ends_on,"
         " definition = excluded.definition, source_file = excluded.source_file,"
         " content_hash = excluded.content_hash, loaded_at = now()",
         [
@@ -111,11 +113,11 @@ def _upsert_campaign(tx: Tx, item: CampaignFile) -> None:
 
 
 def get_campaign(tx: Tx, campaign_id: str) -> Campaign:
-    """The stored definition; a clear error when the campaign was never loaded."""
-    definition = tx.fetch_value("SELECT definition FROM campaigns WHERE campaign_id = ?", [campaign_id])
-    if definition is None:
+    """The stored definition with its current status; a clear error when the campaign was never loaded."""
+    row = tx.fetch_one("SELECT definition, status FROM campaigns WHERE campaign_id = ?", [campaign_id])
+    if row is None:
         raise StoreError(f"campaign {campaign_id!r} is not loaded (run `jengu campaign load`)")
-    return Campaign.model_validate(_json_value(definition))
+    return Campaign.model_validate(_json_value(row[0])).model_copy(update={"status": row[1]})
 
 
 def _lock_membership(tx: Tx, campaign_id: str) -> Campaign:

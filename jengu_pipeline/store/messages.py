@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 from jengu_pipeline.domain.campaigns import Campaign
@@ -108,11 +108,11 @@ def assign_members(store: CrmStore, campaigns: Sequence[Campaign], *, actor: str
     return {campaign.name: len(assign_by_rules(store, campaign.name, actor=actor).added) for campaign in campaigns}
 
 
-_RECIPIENT_COLUMNS = (
+RECIPIENT_COLUMNS = (
     "p.prospect_id, p.email, p.first_name, p.last_name, p.title, p.company, p.country,"
     " w.domain, wp.title, wp.description, wp.excerpt"
 )
-_WEBSITE_JOIN = """
+WEBSITE_JOIN = """
 LEFT JOIN (SELECT prospect_id, domain,
                   row_number() OVER (PARTITION BY prospect_id ORDER BY confidence DESC, url) AS rank
            FROM websites) w ON w.prospect_id = p.prospect_id AND w.rank = 1
@@ -121,10 +121,10 @@ LEFT JOIN website_pages wp ON wp.domain = w.domain
 """Each prospect's most confident website and the homepage words kept for it."""
 
 _RECIPIENTS = f"""
-SELECT {_RECIPIENT_COLUMNS}, cm.variant
+SELECT {RECIPIENT_COLUMNS}, cm.variant
 FROM campaign_members cm
 JOIN prospects p ON p.prospect_id = cm.prospect_id
-{_WEBSITE_JOIN}
+{WEBSITE_JOIN}
 WHERE cm.campaign_id = ? AND cm.removed_at IS NULL AND p.batch_id = ? AND NOT p.archived
   AND p.stage = 'enriched' AND p.email IS NOT NULL AND p.email_status IN (?, ?)
   AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = p.email)
@@ -141,10 +141,10 @@ def recipients(store: CrmStore, campaign_id: str, batch_id: str, step: int = FIR
 
 
 _UNSENT_APPROVED_OR_QUEUED = f"""
-SELECT {_RECIPIENT_COLUMNS}, m.variant, m.message_id, m.campaign_id, m.step, m.subject, m.body
+SELECT {RECIPIENT_COLUMNS}, m.variant, m.message_id, m.campaign_id, m.step, m.subject, m.body
 FROM messages m
 JOIN prospects p ON p.prospect_id = m.prospect_id
-{_WEBSITE_JOIN}
+{WEBSITE_JOIN}
 WHERE m.status IN ('queued', 'awaiting_approval')
   AND NOT EXISTS (SELECT 1 FROM sends s WHERE s.prospect_id = m.prospect_id AND s.campaign_id = m.campaign_id
                   AND s.step = m.step)
@@ -177,7 +177,7 @@ def _status(written: WrittenMessage) -> MessageStatus:
     return "awaiting_approval" if written.request.campaign.requires_approval else SENDABLE_STATUS
 
 
-def _row(batch_id: str, written: WrittenMessage) -> list[Any]:
+def _row(batch_id: str | None, written: WrittenMessage) -> list[Any]:
     request = written.request
     prospect_id, campaign_id, step = request.facts.prospect_id, request.campaign.name, request.facts.step
     failures = [asdict(failure) for failure in written.gate.failures]
@@ -231,6 +231,43 @@ def replace_batch_messages(store: CrmStore, batch_id: str, written: Sequence[Wri
         )
         counts: dict[str, int] = {}
         for row in rows:
+            counts[row[7]] = counts.get(row[7], 0) + 1
+        return counts
+
+    return store.run(write)
+
+
+def add_follow_ups(store: CrmStore, written: Sequence[tuple[WrittenMessage, datetime]]) -> dict[str, int]:
+    """Store written follow-ups with their due times (a step already written by a concurrent run stays as it
+    was); counts per status of those stored."""
+
+    def write(tx: Tx) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for item, due_at in written:
+            row = _row(None, item)
+            stored = tx.fetch_all(
+                "INSERT INTO messages (message_id, prospect_id, campaign_id, step, variant, subject, body, status,"
+                " batch_id, provider, model, prompt_version, template, attempts, gate_failures, spam_score,"
+                " updated_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS JSON),"
+                " CAST(? AS JSON), ?, now(), ?) ON CONFLICT DO NOTHING RETURNING message_id",
+                [*row, due_at],
+            )
+            if not stored:
+                continue
+            add_activity(
+                tx,
+                "message_composed",
+                f"step {row[3]} of {row[2]} written by {row[9]}: {row[7]}, due {due_at:%Y-%m-%d %H:%M} UTC",
+                prospect_id=row[1],
+                metadata={
+                    "message_id": row[0],
+                    "campaign": row[2],
+                    "step": row[3],
+                    "writer": row[9],
+                    "status": row[7],
+                    "due_at": due_at.isoformat(),
+                },
+            )
             counts[row[7]] = counts.get(row[7], 0) + 1
         return counts
 

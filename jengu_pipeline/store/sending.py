@@ -2,9 +2,12 @@
 
 The guarantees live here, in short transactions: a claim is the unique (prospect, campaign, step) row, written
 and committed before any SMTP conversation, after re-checking in the same transaction the emergency stop, the
-inbox's pause, the recipient's suppression and stage, and the inbox and global caps counted from the ledger
-itself (never from counters that need a reset). On PostgreSQL the claim takes a transaction-scoped advisory
-lock so two processes cannot both fit under the last unit of a cap; DuckDB has one writer at a time.
+inbox's pause, the campaign's status and dates, the recipient's suppression and stage, every reply and pause of
+the sequence (so that a reply stored one second before the claim wins), a follow-up's due time, and the inbox,
+global and new-prospect caps counted from the ledger itself (never from counters that need a reset). A refusal
+that ends the sequence or postpones the step is recorded in that same transaction, as an activity with its
+reason. On PostgreSQL the claim takes a transaction-scoped advisory lock so two processes cannot both fit under
+the last unit of a cap; DuckDB has one writer at a time.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from jengu_pipeline.domain.campaigns import SendingIdentity
+from jengu_pipeline.domain.campaigns import Campaign, SendingIdentity
 from jengu_pipeline.domain.inboxes import InboxConfig
-from jengu_pipeline.domain.reply_effects import STOPPING
+from jengu_pipeline.domain.reply_effects import HUMAN, STOPPING
+from jengu_pipeline.domain.sending import SendingDay
+from jengu_pipeline.domain.sequences import company_domain, refusal_kind
 from jengu_pipeline.store.engine import StoreError, Tx
 from jengu_pipeline.store.repository import EMERGENCY_STOP, CrmStore, add_activity
 
@@ -29,8 +34,9 @@ COUNTED_STATUSES = ("claimed", "sent", "unknown", "bounced")
 """Ledger states that may have reached a mail server: they count against today's caps."""
 HELD_STATUSES = ("unknown", "blocked")
 STOPPING_REPLIES = tuple(sorted(STOPPING))
-NO_SEND_STAGES = ("replied", "bounced", "unsubscribed", "meeting_booked", "complained", "unreachable")
-"""Prospect stages that end outreach: a claim re-checks them, whatever the message queue says."""
+SENDABLE_STAGES = ("enriched", "contacted")
+"""The only prospect stages outreach goes to: any other (a reply, a bounce, an unsubscribe, or an operator moving
+the prospect on to interested, meeting booked, ...) ends it; a claim re-checks, whatever the message queue says."""
 RETRY_DELAYS = (timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4), timedelta(hours=12))
 """When a deferred send is tried again, by attempt; after the last one it is given up as failed."""
 CLAIM_LOCK = 7_215_331
@@ -57,6 +63,9 @@ class QueuedMessage:
     send_id: str | None
     pinned_inbox: str | None  # the inbox that wrote an earlier step: the thread stays with one person
     sender: SendingIdentity | None = None  # the campaign's sender, who signed the composed body
+    thread: tuple[str, ...] = ()  # Message-IDs of the earlier steps as sent, oldest first
+    new_prospects_cap: int | None = None  # the campaign's daily_new_prospects
+    company_reply_stops: bool = False  # the campaign stops on a reply from anyone at the prospect's company
 
 
 @dataclass(frozen=True)
@@ -209,15 +218,22 @@ _QUEUE = """
 SELECT m.message_id, m.prospect_id, m.campaign_id, m.step, m.subject, m.body, p.email, p.first_name, p.last_name,
        p.timezone, p.country, p.email_status = 'risky', c.definition, s.send_id,
        (SELECT t.inbox FROM sends t WHERE t.prospect_id = m.prospect_id AND t.campaign_id = m.campaign_id
-        AND t.step < m.step AND t.status IN ('sent', 'unknown') ORDER BY t.step LIMIT 1)
+        AND t.step < m.step AND t.status IN ('sent', 'unknown') ORDER BY t.step LIMIT 1),
+       (SELECT string_agg(t.rfc_message_id, ' ' ORDER BY t.step) FROM sends t WHERE t.prospect_id = m.prospect_id
+        AND t.campaign_id = m.campaign_id AND t.step < m.step AND t.status = 'sent')
 FROM messages m
 JOIN prospects p ON p.prospect_id = m.prospect_id
 JOIN campaigns c ON c.campaign_id = m.campaign_id
+LEFT JOIN campaign_members cm ON cm.campaign_id = m.campaign_id AND cm.prospect_id = m.prospect_id
 LEFT JOIN sends s ON s.prospect_id = m.prospect_id AND s.campaign_id = m.campaign_id AND s.step = m.step
 WHERE m.status = 'queued' AND c.status = 'active' AND c.starts_on <= ? AND c.ends_on >= ?
   AND NOT p.archived AND p.email IS NOT NULL
   AND (s.send_id IS NULL OR (s.status = 'deferred' AND s.retry_at <= ?))
-ORDER BY m.step DESC, m.created_at, m.message_id
+  AND (cm.prospect_id IS NULL OR (cm.removed_at IS NULL AND cm.stopped_at IS NULL
+       AND (cm.paused_until IS NULL OR cm.paused_until <= ?)))
+  AND (m.step = 1 OR (m.due_at <= ? AND EXISTS (SELECT 1 FROM sends t WHERE t.prospect_id = m.prospect_id
+       AND t.campaign_id = m.campaign_id AND t.step = m.step - 1 AND t.status = 'sent')))
+ORDER BY m.step DESC, m.due_at, m.created_at, m.message_id
 LIMIT ?
 """
 
@@ -239,11 +255,18 @@ _QUEUE_FIELDS = (
 
 
 def due_messages(store: CrmStore, today: date, now: datetime, limit: int) -> list[QueuedMessage]:
-    """Queued messages of running campaigns with no send yet, or a deferred one whose retry time has come."""
-    rows = store.run(lambda tx: tx.fetch_all(_QUEUE, [today, today, now, limit]))
+    """Queued messages of running campaigns with no send yet, or a deferred one whose retry time has come; a
+    follow-up only once its due time has come, its previous step went out, and its sequence is neither stopped
+    nor paused. Follow-ups first, the longest due first."""
+    rows = store.run(lambda tx: tx.fetch_all(_QUEUE, [today, today, now, now, now, limit]))
     found = []
+    campaigns: dict[str, Campaign | None] = {}
     for row in rows:
-        sender = (_json(row[12]) or {}).get("sender") or {}
+        definition = _json(row[12]) or {}
+        sender = definition.get("sender") or {}
+        if row[2] not in campaigns:
+            campaigns[row[2]] = _campaign(definition)
+        campaign = campaigns[row[2]]
         fields = dict(zip(_QUEUE_FIELDS, row[:12], strict=True))
         found.append(
             QueuedMessage(
@@ -252,9 +275,19 @@ def due_messages(store: CrmStore, today: date, now: datetime, limit: int) -> lis
                 send_id=row[13],
                 pinned_inbox=row[14],
                 sender=_identity(sender),
+                thread=tuple((row[15] or "").split()),
+                new_prospects_cap=campaign.daily_new_prospects if campaign else None,
+                company_reply_stops=campaign.stops_on("company_reply") if campaign else False,
             )
         )
     return found
+
+
+def _campaign(definition: dict[str, Any]) -> Campaign | None:
+    try:
+        return Campaign.model_validate(definition)
+    except ValidationError:
+        return None
 
 
 def _identity(sender: dict[str, Any]) -> SendingIdentity | None:
@@ -262,6 +295,20 @@ def _identity(sender: dict[str, Any]) -> SendingIdentity | None:
         return SendingIdentity.model_validate(sender)
     except ValidationError:
         return None
+
+
+def first_touches_claimed(store: CrmStore, campaign_id: str, day: SendingDay) -> int:
+    """How many first touches of the campaign the ledger counts on this sending day."""
+    marks = ", ".join("?" for _ in COUNTED_STATUSES)
+    return int(
+        store.run(
+            lambda tx: tx.fetch_value(
+                f"SELECT count(*) FROM sends WHERE campaign_id = ? AND step = 1 AND status IN ({marks})"
+                " AND claimed_at >= ? AND claimed_at < ?",
+                [campaign_id, *COUNTED_STATUSES, day.start, day.end],
+            )
+        )
+    )
 
 
 def suppressed(store: CrmStore, emails: Iterable[str]) -> set[str]:
@@ -278,62 +325,151 @@ def suppressed(store: CrmStore, emails: Iterable[str]) -> set[str]:
 
 
 def _refusal(
-    tx: Tx,
-    item: QueuedMessage,
-    inbox: str,
-    caps: tuple[int, int | None],
-    day: tuple[datetime, datetime],
-    *,
-    now: datetime,
+    tx: Tx, item: QueuedMessage, inbox: str, caps: tuple[int, int | None], day: SendingDay, *, now: datetime
 ) -> str | None:
     """Why this claim may not be made now, read inside the claim's transaction."""
     if tx.fetch_value("SELECT value FROM flags WHERE name = ?", [EMERGENCY_STOP]) == "on":
         return "emergency_stop"
     if tx.fetch_value("SELECT status FROM inboxes WHERE inbox = ?", [inbox]) != "active":
         return "inbox_paused"
-    prospect = tx.fetch_one("SELECT email, archived, stage FROM prospects WHERE prospect_id = ?", [item.prospect_id])
-    if prospect is None or prospect[1] or prospect[0] != item.email:
-        return "prospect_changed"
-    if prospect[2] in NO_SEND_STAGES:
-        return f"stage_{prospect[2]}"
-    if tx.fetch_value("SELECT count(*) FROM suppressions WHERE email = ?", [item.email]):
-        return "suppressed"
-    reply = _reply_refusal(tx, item, now)
-    if reply is not None:
-        return reply
+    for check in (_campaign_refusal, _prospect_refusal, _reply_refusal, _company_refusal, _due_refusal):
+        reason = check(tx, item, day, now)
+        if reason is not None:
+            return reason
+    return _cap_refusal(tx, item, inbox, caps, day)
+
+
+def _cap_refusal(tx: Tx, item: QueuedMessage, inbox: str, caps: tuple[int, int | None], day: SendingDay) -> str | None:
+    """The inbox's, the global and the campaign's new-prospect caps, counted from the ledger."""
     marks = ", ".join("?" for _ in COUNTED_STATUSES)
     counted = f"SELECT count(*) FROM sends WHERE status IN ({marks}) AND claimed_at >= ? AND claimed_at < ?"
+    window = [*COUNTED_STATUSES, day.start, day.end]
     inbox_cap, global_cap = caps
-    if tx.fetch_value(counted + " AND inbox = ?", [*COUNTED_STATUSES, *day, inbox]) >= inbox_cap:
+    if tx.fetch_value(counted + " AND inbox = ?", [*window, inbox]) >= inbox_cap:
         return "daily_cap"
-    if global_cap is not None and tx.fetch_value(counted, [*COUNTED_STATUSES, *day]) >= global_cap:
+    if global_cap is not None and tx.fetch_value(counted, window) >= global_cap:
         return "global_cap"
+    if (
+        item.step == 1
+        and item.new_prospects_cap is not None
+        and tx.fetch_value(counted + " AND campaign_id = ? AND step = 1", [*window, item.campaign_id])
+        >= item.new_prospects_cap
+    ):
+        return "campaign_daily_new_prospects"
     return None
 
 
-def _reply_refusal(tx: Tx, item: QueuedMessage, now: datetime) -> str | None:
-    """A reply that landed before this claim wins: a stopped or paused sequence, a human reply, or a reply from
-    the prospect that is stored but not yet classified (it might be an unsubscribe).
+def _campaign_refusal(tx: Tx, item: QueuedMessage, day: SendingDay, now: datetime) -> str | None:
+    """The campaign runs: active, started, not past its end date."""
+    row = tx.fetch_one("SELECT status, starts_on, ends_on FROM campaigns WHERE campaign_id = ?", [item.campaign_id])
+    if row is None:
+        return "campaign_unknown"
+    status, starts_on, ends_on = row
+    if status == "completed":
+        return "campaign_completed"
+    if day.day > ends_on:
+        return "campaign_ended"
+    if status != "active":
+        return f"campaign_{status}"
+    return "campaign_not_started" if day.day < starts_on else None
+
+
+def _prospect_refusal(tx: Tx, item: QueuedMessage, day: SendingDay, now: datetime) -> str | None:
+    """The prospect is still one to write to: not archived, same address, a stage outreach goes to, not
+    suppressed, still in the campaign."""
+    prospect = tx.fetch_one("SELECT email, archived, stage FROM prospects WHERE prospect_id = ?", [item.prospect_id])
+    if prospect is None or prospect[0] != item.email:
+        return "prospect_changed"
+    if prospect[1]:
+        return "prospect_archived"
+    if prospect[2] not in SENDABLE_STAGES:
+        return f"stage_{prospect[2]}"
+    if tx.fetch_value("SELECT count(*) FROM suppressions WHERE email = ?", [item.email]):
+        return "suppressed"
+    return None
+
+
+def _reply_refusal(tx: Tx, item: QueuedMessage, day: SendingDay, now: datetime) -> str | None:
+    """A reply that landed before this claim wins: a stopped, removed or paused sequence, a reply that stops it,
+    or a reply from the prospect that is stored but not yet classified (it might be an unsubscribe).
     """
     member = tx.fetch_one(
-        "SELECT stopped_at, paused_until FROM campaign_members WHERE campaign_id = ? AND prospect_id = ?",
+        "SELECT stopped_at, paused_until, removed_at FROM campaign_members WHERE campaign_id = ? AND prospect_id = ?",
         [item.campaign_id, item.prospect_id],
     )
     if member is not None and member[0] is not None:
         return "sequence_stopped"
+    if member is not None and member[2] is not None:
+        return "member_removed"
     if member is not None and member[1] is not None and member[1] > now:
         return "sequence_paused"
     marks = ", ".join("?" for _ in STOPPING_REPLIES)
-    if tx.fetch_value(
-        f"SELECT count(*) FROM replies WHERE prospect_id = ? AND intent IN ({marks})",
+    intent = tx.fetch_value(
+        f"SELECT intent FROM replies WHERE prospect_id = ? AND intent IN ({marks}) ORDER BY received_at LIMIT 1",
         [item.prospect_id, *STOPPING_REPLIES],
-    ):
-        return "already_replied"
+    )
+    if intent is not None:
+        return f"reply_{intent}"
     if tx.fetch_value(
         "SELECT count(*) FROM replies WHERE processed_at IS NULL AND lower(from_address) = lower(?)", [item.email]
     ):
         return "reply_being_processed"
     return None
+
+
+def _company_refusal(tx: Tx, item: QueuedMessage, day: SendingDay, now: datetime) -> str | None:
+    """With ``company_reply``: a person at the prospect's company domain answered (or wrote and is not read yet)."""
+    domain = company_domain(item.email) if item.company_reply_stops else None
+    if domain is None:
+        return None
+    replies = tx.fetch_all(
+        "SELECT processed_at IS NULL, intent FROM replies WHERE lower(split_part(from_address, '@', 2)) = ?", [domain]
+    )
+    if any(intent in HUMAN for _, intent in replies):
+        return "company_reply"
+    return "company_reply_being_processed" if any(unread for unread, _ in replies) else None
+
+
+def _due_refusal(tx: Tx, item: QueuedMessage, day: SendingDay, now: datetime) -> str | None:
+    """A follow-up goes only once its due time has come and its previous step went out."""
+    if item.step == 1:
+        return None
+    due = tx.fetch_value("SELECT due_at FROM messages WHERE message_id = ?", [item.message_id])
+    previous = tx.fetch_value(
+        "SELECT status FROM sends WHERE prospect_id = ? AND campaign_id = ? AND step = ?",
+        [item.prospect_id, item.campaign_id, item.step - 1],
+    )
+    return None if due is not None and due <= now and previous == "sent" else "not_due"
+
+
+def _record_refusal(tx: Tx, item: QueuedMessage, reason: str, now: datetime) -> None:
+    """A refusal that ends the sequence cancels the message and stops the sequence (once); one that postpones
+    the step says why; both are activities."""
+    kind = refusal_kind(reason)
+    metadata = {"campaign": item.campaign_id, "step": item.step, "message_id": item.message_id, "reason": reason}
+    if kind == "stop":
+        tx.execute(
+            "UPDATE messages SET status = 'cancelled', updated_at = ? WHERE message_id = ? AND status = 'queued'",
+            [now, item.message_id],
+        )
+        running = tx.fetch_value(
+            "SELECT count(*) FROM campaign_members WHERE campaign_id = ? AND prospect_id = ? AND stopped_at IS NULL",
+            [item.campaign_id, item.prospect_id],
+        )
+        tx.execute(
+            "UPDATE campaign_members SET stopped_at = ?, stop_reason = ? WHERE campaign_id = ? AND prospect_id = ?"
+            " AND stopped_at IS NULL",
+            [now, f"claim:{reason}", item.campaign_id, item.prospect_id],
+        )
+        if running or not tx.fetch_value(
+            "SELECT count(*) FROM campaign_members WHERE campaign_id = ? AND prospect_id = ?",
+            [item.campaign_id, item.prospect_id],
+        ):
+            title = f"{item.campaign_id}: step {item.step} not sent, {reason}"
+            add_activity(tx, "sequence_stopped", title, prospect_id=item.prospect_id, metadata=metadata)
+    elif kind == "postpone":
+        title = f"{item.campaign_id}: step {item.step} postponed, {reason}"
+        add_activity(tx, "sequence_postponed", title, prospect_id=item.prospect_id, metadata=metadata)
 
 
 def new_send_id() -> str:
@@ -349,20 +485,22 @@ def claim(
     rfc_message_id: str,
     now: datetime,
     caps: tuple[int, int | None],
-    day: tuple[datetime, datetime],
+    day: SendingDay,
     claimed_by: str,
 ) -> Claim:
     """Write and commit the ledger row for this send; raises :class:`ClaimRefused` with the reason otherwise.
 
-    ``send_id`` is chosen by the caller (the message already carries it); a deferred row keeps its own id.
+    ``send_id`` is chosen by the caller (the message already carries it); a deferred row keeps its own id. A
+    refusal that stops or postpones the sequence is committed as its activity before the exception.
     """
 
-    def run(tx: Tx) -> Claim:
+    def run(tx: Tx) -> Claim | str:
         if tx.backend == "postgresql":
             tx.execute("SELECT pg_advisory_xact_lock(?)", [CLAIM_LOCK])
         reason = _refusal(tx, item, inbox, caps, day, now=now)
         if reason is not None:
-            raise ClaimRefused(reason)
+            _record_refusal(tx, item, reason, now)
+            return reason
         existing = tx.fetch_one(
             "SELECT send_id, status, attempts FROM sends WHERE prospect_id = ? AND campaign_id = ? AND step = ?",
             [item.prospect_id, item.campaign_id, item.step],
@@ -396,7 +534,7 @@ def claim(
                 [inbox, item.email, rfc_message_id, attempt, claimed_by, now, now, send_id],
             )
         else:
-            raise ClaimRefused("already_claimed")
+            return "already_claimed"
         tx.execute(
             "INSERT INTO send_attempts (send_id, prospect_id, attempt, inbox, rfc_message_id, started_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -404,7 +542,10 @@ def claim(
         )
         return Claim(send_id, attempt)
 
-    return store.run(run)
+    result = store.run(run)
+    if isinstance(result, str):
+        raise ClaimRefused(result)
+    return result
 
 
 # Outcomes -------------------------------------------------------------------------------------------------

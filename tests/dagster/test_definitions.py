@@ -24,6 +24,7 @@ EXPECTED_ASSETS = {
     "websites": "enrich",
     "email_verifications": "enrich",
     "messages": "compose",
+    "follow_up_messages": "compose",
     "sends": "send",
     "replies": "replies",
     "integrity_findings": "integrity",
@@ -88,6 +89,8 @@ def test_definitions_load_with_the_expected_assets_checks_and_automation() -> No
         "replies_job",
         "integrity_job",
         "daily_digest_job",
+        "follow_up_job",
+        "campaign_lifecycle_job",
     }
     assert defs.resolve_sensor_def("prospect_drop_sensor").default_status == dg.DefaultSensorStatus.RUNNING
     schedule = defs.resolve_schedule_def("sending_schedule")
@@ -96,6 +99,8 @@ def test_definitions_load_with_the_expected_assets_checks_and_automation() -> No
     integrity = defs.resolve_schedule_def("integrity_schedule")
     assert (integrity.cron_schedule, integrity.default_status) == ("30 3 * * *", dg.DefaultScheduleStatus.RUNNING)
     assert defs.resolve_schedule_def("daily_digest_schedule").default_status == dg.DefaultScheduleStatus.RUNNING
+    follow_ups = defs.resolve_schedule_def("follow_up_schedule")  # writes, never sends: on by default
+    assert (follow_ups.cron_schedule, follow_ups.default_status) == ("50 * * * *", dg.DefaultScheduleStatus.RUNNING)
     assert defs.resolve_sensor_def("run_failure_alert_sensor").default_status == dg.DefaultSensorStatus.RUNNING
     assert defs.resolve_sensor_def("reply_ingestion_sensor").default_status == dg.DefaultSensorStatus.RUNNING
     assert defs.resolve_sensor_def("warehouse_automation_sensor").default_status == dg.DefaultSensorStatus.RUNNING

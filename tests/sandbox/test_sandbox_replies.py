@@ -32,6 +32,7 @@ from jengu_pipeline.sandbox.replies import (
     ANSWERS_ONCE,
     TRUTH_FIELDS,
     deliver_replies,
+    late_answer,
     profile,
     read_truth,
     truth_path,
@@ -242,7 +243,8 @@ def test_the_truth_file_names_every_file_with_the_category_its_behaviour_implies
     for record in records:
         assert list(record) == list(TRUTH_FIELDS)
         assert record["category"] in CATEGORIES
-        assert record["category"] in EXPECTED[people[record["recipient"]].behaviour], record
+        late = late_answer(run.world, people[record["recipient"]])  # a silent person answering a follow-up
+        assert record["category"] in EXPECTED[late[1] if late else people[record["recipient"]].behaviour], record
         assert sent[record["original_message_id"]].recipient == record["recipient"]
         assert sent[record["original_message_id"]].file == record["original_file"]
         message = run.parsed(record)
@@ -256,6 +258,16 @@ def test_the_truth_file_names_every_file_with_the_category_its_behaviour_implies
             threading = f"{message['References'] or ''} {message['In-Reply-To'] or ''}"
             assert record["original_message_id"] in threading
     assert Counter(r["category"] for r in records).keys() == CATEGORIES
+
+
+def test_some_silent_people_answer_the_follow_up_and_never_the_first_touch(run: Run) -> None:
+    first_files = {s.file for s in run.sent[: len(run.sent) // 2]}
+    silent = {p.email for _, p in run.world.people() if p.behaviour is Behaviour.SILENT}
+    late = [r for r in run.truth if r["recipient"] in silent]
+    assert late, "most replies come after a follow-up: some silent people answer the second message"
+    assert not [r for r in late if r["original_file"] in first_files]
+    people = {p.email: p for _, p in run.world.people()}
+    assert all(late_answer(run.world, people[r["recipient"]]) is not None for r in late)
 
 
 def test_details_cover_referrals_deferrals_and_every_bounce_reason(run: Run) -> None:

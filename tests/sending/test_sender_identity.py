@@ -166,7 +166,7 @@ def queue(store: CrmStore, rows: list[tuple[str, str, int, Draft]], batch: str) 
         for prospect_id, _, step, draft in rows:
             tx.execute(
                 "INSERT INTO messages (message_id, prospect_id, campaign_id, step, subject, body, status,"
-                " batch_id, created_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                " batch_id, created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
                 [
                     f"msg_{uuid.uuid4().hex[:12]}",
                     prospect_id,
@@ -176,6 +176,7 @@ def queue(store: CrmStore, rows: list[tuple[str, str, int, Draft]], batch: str) 
                     draft.body,
                     batch,
                     NOW - timedelta(days=1),
+                    None if step == 1 else NOW + timedelta(days=4),  # a follow-up is due its delay after step 1
                 ],
             )
 
