@@ -54,7 +54,7 @@ class CampaignHealth:
     first_sends: int
     negatives: int
     bounces: int
-    judged_sends: int
+    bounce_sends: int
     pause_reason: str | None
 
     @property

@@ -57,7 +57,7 @@ from jengu_pipeline.resources.sender_dns import DomainCheck, check_inboxes
 from jengu_pipeline.resources.sent_folder import ImapEndpoint, SentFolderError, find_sent
 from jengu_pipeline.resources.smtp import Outcome, SmtpEndpoint, SmtpResult, SmtpSession
 from jengu_pipeline.store import sending as ledger
-from jengu_pipeline.store.campaign_lifecycle import guard_campaigns
+from jengu_pipeline.store.campaign_lifecycle import complete_ended_campaigns, guard_campaigns
 from jengu_pipeline.store.repository import CrmStore
 
 log = redacting_logger(__name__)
@@ -207,7 +207,10 @@ class Sender:
         return {"stale_claims": stale, "found_in_sent": found, "held": held}
 
     def _guard(self, report: TickReport, campaign: str | None = None) -> None:
-        """Pause (and alert about) every active campaign, or ``campaign``, whose health has gone bad."""
+        """Complete campaigns past their end date; pause (and alert about) every active campaign, or ``campaign``,
+        whose health has gone bad."""
+        if campaign is None:
+            complete_ended_campaigns(self.store, sending_day(report.at, self.config.sending).day, report.at)
         for outcome in guard_campaigns(self.store, self.config.sending, self.clock(), only=campaign):
             if outcome.paused:
                 report.paused_campaigns.append(outcome.campaign_id)
@@ -255,10 +258,11 @@ class Sender:
         queued = self._within_new_prospect_caps(
             ledger.due_messages(self.store, day.day, now, self.queue_limit), day, report
         )
-        blocked = ledger.suppressed(self.store, (q.email for q in queued))
-        if self.sandbox:
-            blocked |= {q.email for q in queued if not q.email.lower().endswith(SANDBOX_TLDS)}
-        report.skipped.update("suppressed_or_outside_sandbox" for q in queued if q.email in blocked)
+        ended = ledger.record_ended(self.store, [q for q in queued if q.ended_by], now)
+        report.skipped.update(ended.values())
+        queued = [q for q in queued if q.message_id not in ended]
+        blocked = {q.email for q in queued if self.sandbox and not q.email.lower().endswith(SANDBOX_TLDS)}
+        report.skipped.update("outside_sandbox" for q in queued if q.email in blocked)
         owners = [(inbox.address, inbox.display_name) for inbox in self.config.inboxes]
         choices = {q.message_id: choose_inbox(q.body, q.sender, owners, q.pinned_inbox) for q in queued}
         report.skipped.update(

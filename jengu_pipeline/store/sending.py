@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -64,6 +64,7 @@ class QueuedMessage:
     pinned_inbox: str | None  # the inbox that wrote an earlier step: the thread stays with one person
     sender: SendingIdentity | None = None  # the campaign's sender, who signed the composed body
     thread: tuple[str, ...] = ()  # Message-IDs of the earlier steps as sent, oldest first
+    ended_by: str | None = None  # why outreach to the prospect is over (archived, stage, suppressed), if it is
     new_prospects_cap: int | None = None  # the campaign's daily_new_prospects
     company_reply_stops: bool = False  # the campaign stops on a reply from anyone at the prospect's company
 
@@ -220,14 +221,15 @@ SELECT m.message_id, m.prospect_id, m.campaign_id, m.step, m.subject, m.body, p.
        (SELECT t.inbox FROM sends t WHERE t.prospect_id = m.prospect_id AND t.campaign_id = m.campaign_id
         AND t.step < m.step AND t.status IN ('sent', 'unknown') ORDER BY t.step LIMIT 1),
        (SELECT string_agg(t.rfc_message_id, ' ' ORDER BY t.step) FROM sends t WHERE t.prospect_id = m.prospect_id
-        AND t.campaign_id = m.campaign_id AND t.step < m.step AND t.status = 'sent')
+        AND t.campaign_id = m.campaign_id AND t.step < m.step AND t.status = 'sent'),
+       p.archived, p.stage, EXISTS (SELECT 1 FROM suppressions x WHERE x.email = p.email)
 FROM messages m
 JOIN prospects p ON p.prospect_id = m.prospect_id
 JOIN campaigns c ON c.campaign_id = m.campaign_id
 LEFT JOIN campaign_members cm ON cm.campaign_id = m.campaign_id AND cm.prospect_id = m.prospect_id
 LEFT JOIN sends s ON s.prospect_id = m.prospect_id AND s.campaign_id = m.campaign_id AND s.step = m.step
 WHERE m.status = 'queued' AND c.status = 'active' AND c.starts_on <= ? AND c.ends_on >= ?
-  AND NOT p.archived AND p.email IS NOT NULL
+  AND p.email IS NOT NULL
   AND (s.send_id IS NULL OR (s.status = 'deferred' AND s.retry_at <= ?))
   AND (cm.prospect_id IS NULL OR (cm.removed_at IS NULL AND cm.stopped_at IS NULL
        AND (cm.paused_until IS NULL OR cm.paused_until <= ?)))
@@ -276,11 +278,21 @@ def due_messages(store: CrmStore, today: date, now: datetime, limit: int) -> lis
                 pinned_inbox=row[14],
                 sender=_identity(sender),
                 thread=tuple((row[15] or "").split()),
+                ended_by=_ended_by(archived=row[16], stage=row[17], suppressed=row[18]),
                 new_prospects_cap=campaign.daily_new_prospects if campaign else None,
                 company_reply_stops=campaign.stops_on("company_reply") if campaign else False,
             )
         )
     return found
+
+
+def _ended_by(*, archived: bool, stage: str, suppressed: bool) -> str | None:
+    """Why outreach to this prospect is over, as the claim would say it (see ``_prospect_refusal``)."""
+    if archived:
+        return "prospect_archived"
+    if stage not in SENDABLE_STAGES:
+        return f"stage_{stage}"
+    return "suppressed" if suppressed else None
 
 
 def _campaign(definition: dict[str, Any]) -> Campaign | None:
@@ -297,6 +309,23 @@ def _identity(sender: dict[str, Any]) -> SendingIdentity | None:
         return None
 
 
+def record_ended(store: CrmStore, items: Sequence[QueuedMessage], now: datetime) -> dict[str, str]:
+    """Settle queued messages to prospects outreach is over for, without planning them: each is re-checked in
+    one transaction as a claim would, its message cancelled and its sequence stopped with an activity.
+    Returns message id -> reason of those settled."""
+
+    def run(tx: Tx) -> dict[str, str]:
+        settled = {}
+        for item in items:
+            reason = _prospect_refusal(tx, item, None, now)
+            if reason is not None and refusal_kind(reason) == "stop":
+                _record_refusal(tx, item, reason, now)
+                settled[item.message_id] = reason
+        return settled
+
+    return store.run(run) if items else {}
+
+
 def first_touches_claimed(store: CrmStore, campaign_id: str, day: SendingDay) -> int:
     """How many first touches of the campaign the ledger counts on this sending day."""
     marks = ", ".join("?" for _ in COUNTED_STATUSES)
@@ -309,19 +338,6 @@ def first_touches_claimed(store: CrmStore, campaign_id: str, day: SendingDay) ->
             )
         )
     )
-
-
-def suppressed(store: CrmStore, emails: Iterable[str]) -> set[str]:
-    wanted = sorted(set(emails))
-    if not wanted:
-        return set()
-    marks = ", ".join("?" for _ in wanted)
-    return {
-        row[0]
-        for row in store.run(
-            lambda tx: tx.fetch_all(f"SELECT DISTINCT email FROM suppressions WHERE email IN ({marks})", wanted)
-        )
-    }
 
 
 def _refusal(
@@ -374,7 +390,7 @@ def _campaign_refusal(tx: Tx, item: QueuedMessage, day: SendingDay, now: datetim
     return "campaign_not_started" if day.day < starts_on else None
 
 
-def _prospect_refusal(tx: Tx, item: QueuedMessage, day: SendingDay, now: datetime) -> str | None:
+def _prospect_refusal(tx: Tx, item: QueuedMessage, day: SendingDay | None, now: datetime) -> str | None:
     """The prospect is still one to write to: not archived, same address, a stage outreach goes to, not
     suppressed, still in the campaign."""
     prospect = tx.fetch_one("SELECT email, archived, stage FROM prospects WHERE prospect_id = ?", [item.prospect_id])
