@@ -223,23 +223,28 @@ def reply(
     processed: bool = True,
     return_date: Any = None,
 ) -> str:
-    """A reply to the thread's first step stored at ``at`` (and its effects applied unless ``processed=False``)."""
+    """A reply to the thread's first step stored at ``at``, its effects applied unless ``processed=False``."""
     raw = f"Message-ID: <reply-{uuid.uuid4().hex}@hotel.test>\r\nSubject: Re: {thread.subject}\r\n\r\nhello".encode()
     inbound = Inbound("test", uuid.uuid4().hex, raw, at, None, from_address or thread.email, f"Re: {thread.subject}")
-    reply_id = store.run(lambda tx: store_inbound(tx, inbound))
-    assert reply_id is not None
-    if processed:
-        verdict = Verdict(
-            category,
-            None,
-            return_date,
-            "hello",
-            "test",
-            thread_ids=(thread.first_message_id,),
-            in_reply_to=thread.first_message_id,
-        )
-        store.run(lambda tx: process_reply(tx, reply_id, verdict, now=at))
-    return reply_id
+    verdict = Verdict(
+        category,
+        None,
+        return_date,
+        "hello",
+        "test",
+        thread_ids=(thread.first_message_id,),
+        in_reply_to=thread.first_message_id,
+    )
+
+    def land(tx: Any) -> str:
+        """Stored and (unless not ``processed``) acted on in one transaction, as one commit lands."""
+        reply_id = store_inbound(tx, inbound)
+        assert reply_id is not None
+        if processed:
+            process_reply(tx, reply_id, verdict, now=at)
+        return reply_id
+
+    return store.run(land)
 
 
 def sent_follow_ups(store: CrmStore) -> dict[str, tuple[Any, ...]]:
