@@ -222,6 +222,7 @@ def reply(
     from_address: str | None = None,
     processed: bool = True,
     return_date: Any = None,
+    text: str = "hello",
 ) -> str:
     """A reply to the thread's first step stored at ``at``, its effects applied unless ``processed=False``."""
     raw = f"Message-ID: <reply-{uuid.uuid4().hex}@hotel.test>\r\nSubject: Re: {thread.subject}\r\n\r\nhello".encode()
@@ -230,7 +231,7 @@ def reply(
         category,
         None,
         return_date,
-        "hello",
+        text,
         "test",
         thread_ids=(thread.first_message_id,),
         in_reply_to=thread.first_message_id,
