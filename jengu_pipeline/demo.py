@@ -128,7 +128,7 @@ class DayLog:
         held = f"; campaigns paused: {', '.join(self.campaigns_paused)}" if self.campaigns_paused else ""
         return (
             f"  day {self.day:>2} {self.date:%a %Y-%m-%d}: sent {sent}; replies {replies}; "
-            f"{self.stopped} stopped, {self.postponed} postponed; sent/cap {caps}{paused}{held}"
+            f"{self.stopped} stopped, {self.postponed} paused or postponed; sent/cap {caps}{paused}{held}"
         )
 
 
@@ -185,7 +185,8 @@ class _Simulation:
         replies = self.store.query("SELECT intent, count(*) AS n FROM replies GROUP BY intent ORDER BY intent")
         activities = dict(
             self.store.query(
-                "SELECT type, count(*) AS n FROM activities WHERE type IN ('sequence_stopped', 'sequence_postponed')"
+                "SELECT type, count(*) AS n FROM activities"
+                " WHERE type IN ('sequence_stopped', 'sequence_paused', 'sequence_postponed')"
                 " GROUP BY type"
             ).rows()
         )
@@ -193,7 +194,7 @@ class _Simulation:
         return {
             "replies": {str(k): int(v) for k, v in replies.rows()},
             "stopped": int(activities.get("sequence_stopped", 0)),
-            "postponed": int(activities.get("sequence_postponed", 0)),
+            "postponed": int(activities.get("sequence_postponed", 0)) + int(activities.get("sequence_paused", 0)),
             "paused_inboxes": [row[0] for row in paused.rows()],
         }
 
