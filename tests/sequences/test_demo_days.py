@@ -167,7 +167,7 @@ def test_daily_caps_and_warm_up_hold_on_every_simulated_day(fourteen_days: tuple
     (warming,) = [inbox for inbox in config.inboxes if inbox.warmup_start == first_day]
     caps = [day["caps"][warming.address] for day in summary["days"]]
     assert caps[0] < caps[-1], "the inbox that joins on day one has its cap rise with its warm-up stage"
-    assert [day["sent_by_inbox"][warming.address] <= day["caps"][warming.address] for day in summary["days"]]
+    assert all(day["sent_by_inbox"][warming.address] <= day["caps"][warming.address] for day in summary["days"])
 
 
 @pytest.mark.slow
