@@ -96,8 +96,9 @@ def list_command(as_json: bool) -> None:
     if not rows:
         click.echo("no campaigns loaded (jengu campaign load)")
     for row in rows:
+        by = f" by {row['status_changed_by']}: {row['status_reason']}" if row["status_changed_by"] else ""
         click.echo(
-            f"{row['campaign_id']}  {row['status']}  {row['starts_on']}..{row['ends_on']}"
+            f"{row['campaign_id']}  {row['status']}{by}  {row['starts_on']}..{row['ends_on']}"
             f"  {row['members']} members, {row['removed']} removed  ({row['source_file']})"
         )
 

@@ -280,8 +280,10 @@ def list_campaigns(store: CrmStore) -> list[dict[str, Any]]:
     frame = store.query(
         "SELECT c.campaign_id, c.name, c.status, c.starts_on, c.ends_on, c.source_file,"
         " count(m.prospect_id) FILTER (WHERE m.removed_at IS NULL) AS members,"
-        " count(m.prospect_id) FILTER (WHERE m.removed_at IS NOT NULL) AS removed"
+        " count(m.prospect_id) FILTER (WHERE m.removed_at IS NOT NULL) AS removed,"
+        " c.status_changed_by, c.status_reason"
         " FROM campaigns c LEFT JOIN campaign_members m ON m.campaign_id = c.campaign_id"
-        " GROUP BY c.campaign_id, c.name, c.status, c.starts_on, c.ends_on, c.source_file ORDER BY c.campaign_id"
+        " GROUP BY c.campaign_id, c.name, c.status, c.starts_on, c.ends_on, c.source_file, c.status_changed_by,"
+        " c.status_reason ORDER BY c.campaign_id"
     )
     return frame.to_dicts()

@@ -71,6 +71,7 @@ def test_pause_resume_complete_from_the_command_line(configured: tuple[CrmStore,
         "sequences_stopped": 0,
     }
     assert status(store) == ("paused", "cli")
+    assert f"{CAMPAIGN}  paused by cli: copy review  " in campaign_cli("list").output
     again = campaign_cli("pause", CAMPAIGN)
     assert again.exit_code == 1
     assert again.output.strip() == (
