@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
+from jengu_pipeline import clock
 from jengu_pipeline.cli.common import CLI_ACTOR, emit_json, with_store
 from jengu_pipeline.instance import dagster_instance
 from jengu_pipeline.resources.sending import SendingConfigError, SendingResource, preflight
@@ -111,7 +112,7 @@ def resume_inbox(address: str, actor: str) -> None:
 @click.option("--as", "actor", default=CLI_ACTOR, show_default=True)
 def resolve(send_id: str, sent: bool, actor: str) -> None:
     """Settle a held send (unknown or blocked): --sent records it; --not-sent lets the next tick retry it."""
-    with_store(lambda store: ledger.resolve(store, send_id, sent=sent, actor=actor, now=datetime.now(UTC)))
+    with_store(lambda store: ledger.resolve(store, send_id, sent=sent, actor=actor, now=clock.now()))
     click.echo(f"send {send_id} resolved as {'sent' if sent else 'not sent (will be retried)'}")
 
 

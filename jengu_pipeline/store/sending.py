@@ -391,8 +391,8 @@ def _campaign_refusal(tx: Tx, item: QueuedMessage, day: SendingDay, now: datetim
 
 
 def _prospect_refusal(tx: Tx, item: QueuedMessage, day: SendingDay | None, now: datetime) -> str | None:
-    """The prospect is still one to write to: not archived, same address, a stage outreach goes to, not
-    suppressed, still in the campaign."""
+    """The prospect is still one to write to: same address, not archived, a stage outreach goes to, not
+    suppressed."""
     prospect = tx.fetch_one("SELECT email, archived, stage FROM prospects WHERE prospect_id = ?", [item.prospect_id])
     if prospect is None or prospect[0] != item.email:
         return "prospect_changed"
@@ -459,14 +459,19 @@ def _due_refusal(tx: Tx, item: QueuedMessage, day: SendingDay, now: datetime) ->
 
 
 def _record_refusal(tx: Tx, item: QueuedMessage, reason: str, now: datetime) -> None:
-    """A refusal that ends the sequence cancels the message and stops the sequence (once); one that postpones
-    the step says why; both are activities."""
+    """A refusal that ends the sequence cancels the message (and gives up a deferred send of it) and stops the
+    sequence (once); one that postpones the step says why; both are activities."""
     kind = refusal_kind(reason)
     metadata = {"campaign": item.campaign_id, "step": item.step, "message_id": item.message_id, "reason": reason}
     if kind == "stop":
         tx.execute(
             "UPDATE messages SET status = 'cancelled', updated_at = ? WHERE message_id = ? AND status = 'queued'",
             [now, item.message_id],
+        )
+        tx.execute(
+            "UPDATE sends SET status = 'failed', retry_at = NULL, smtp_response = ?, updated_at = ?"
+            " WHERE prospect_id = ? AND campaign_id = ? AND step = ? AND status = 'deferred'",
+            [f"not retried: the sequence stopped ({reason})", now, item.prospect_id, item.campaign_id, item.step],
         )
         running = tx.fetch_value(
             "SELECT count(*) FROM campaign_members WHERE campaign_id = ? AND prospect_id = ? AND stopped_at IS NULL",

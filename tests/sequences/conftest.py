@@ -158,6 +158,41 @@ def seed_threads(
     return threads
 
 
+def queue_first_touches(store: CrmStore, count: int) -> list[str]:
+    """``count`` enriched members of the campaign with their first step queued; their addresses."""
+    batch = f"b_{uuid.uuid4().hex[:8]}"
+    body = with_footer(
+        Draft("", "Hello,\n\nA note about direct bookings.\n\nBest regards,"), get_campaign_sender(store)
+    ).body
+    emails = [f"first{n}.{uuid.uuid4().hex[:6]}@first-{n}.test" for n in range(count)]
+
+    def insert(tx: Any) -> None:
+        tx.execute(
+            "INSERT INTO batches (batch_id, name, source_file, content_hash) VALUES (?, ?, ?, ?)",
+            [batch, batch, "f.csv", uuid.uuid4().hex],
+        )
+        for n, address in enumerate(emails):
+            prospect = f"pr_first{n}_{uuid.uuid4().hex[:6]}"
+            tx.execute("INSERT INTO prospect_registry (prospect_id) VALUES (?)", [prospect])
+            tx.execute(
+                "INSERT INTO prospects (prospect_id, batch_id, first_name, email, active_email, timezone, stage,"
+                " email_status) VALUES (?, ?, 'Ida', ?, ?, 'Europe/Berlin', 'enriched', 'ok')",
+                [prospect, batch, address, address],
+            )
+            tx.execute(
+                "INSERT INTO campaign_members (campaign_id, prospect_id, source) VALUES (?, ?, 'rule')",
+                [CAMPAIGN, prospect],
+            )
+            tx.execute(
+                "INSERT INTO messages (message_id, prospect_id, campaign_id, step, subject, body, status, batch_id)"
+                " VALUES (?, ?, ?, 1, 'Direct bookings', ?, 'queued', ?)",
+                [f"msg_first{n}_{uuid.uuid4().hex[:6]}", prospect, CAMPAIGN, body, batch],
+            )
+
+    store.run(insert)
+    return emails
+
+
 def get_campaign_sender(store: CrmStore) -> Any:
     return store.run(lambda tx: get_campaign(tx, CAMPAIGN)).sender
 
@@ -174,13 +209,14 @@ def write_follow_ups(store: CrmStore, until: datetime) -> int:
     return sum(message_store.add_follow_ups(store, list(zip(written, [f.due_at for f in due], strict=True))).values())
 
 
-def inbox_config(store: CrmStore, port: int, *addresses: str, **rules: Any) -> InboxFile:
+def inbox_config(store: CrmStore, port: int, *addresses: str, daily_cap: int | None = None, **rules: Any) -> InboxFile:
     entries = [
         {
             "address": address,
             "display_name": "Mia Berg" if address == INBOX else "Leo Hansen",
             "smtp": {"host": "127.0.0.1", "port": port, "tls": "none", "username": USERNAME},
             "warmup_start": "2020-01-01",
+            **({"daily_cap": daily_cap} if daily_cap else {}),
         }
         for address in addresses or (INBOX,)
     ]

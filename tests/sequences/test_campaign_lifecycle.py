@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import pytest
@@ -20,7 +18,6 @@ from smtp_faults import FaultySmtpServer
 from jengu_pipeline.cli import main
 from jengu_pipeline.definitions import defs
 from jengu_pipeline.domain.campaigns import CampaignFileError, parse_campaign
-from jengu_pipeline.domain.compose import Draft, with_footer
 from jengu_pipeline.resources.wiring import resources
 from jengu_pipeline.settings import get_settings
 from jengu_pipeline.store import CrmStore, open_store
@@ -32,8 +29,8 @@ from tests.sequences.conftest import (
     SANDBOX_CAMPAIGN,
     ManualClock,
     campaign_folder,
-    get_campaign_sender,
     inbox_config,
+    queue_first_touches,
     reply,
     seed_threads,
     sender,
@@ -123,41 +120,6 @@ def test_the_dagster_job_changes_the_status_and_fails_on_a_refused_change(config
     )
     assert not refused.success
     assert status(store)[0] == "paused"
-
-
-def queue_first_touches(store: CrmStore, count: int) -> list[str]:
-    """``count`` enriched members of the campaign with their first step queued; their addresses."""
-    batch = f"b_{uuid.uuid4().hex[:8]}"
-    body = with_footer(
-        Draft("", "Hello,\n\nA note about direct bookings.\n\nBest regards,"), get_campaign_sender(store)
-    ).body
-    emails = [f"first{n}.{uuid.uuid4().hex[:6]}@first-{n}.test" for n in range(count)]
-
-    def insert(tx: Any) -> None:
-        tx.execute(
-            "INSERT INTO batches (batch_id, name, source_file, content_hash) VALUES (?, ?, ?, ?)",
-            [batch, batch, "f.csv", uuid.uuid4().hex],
-        )
-        for n, address in enumerate(emails):
-            prospect = f"pr_first{n}_{uuid.uuid4().hex[:6]}"
-            tx.execute("INSERT INTO prospect_registry (prospect_id) VALUES (?)", [prospect])
-            tx.execute(
-                "INSERT INTO prospects (prospect_id, batch_id, first_name, email, active_email, timezone, stage,"
-                " email_status) VALUES (?, ?, 'Ida', ?, ?, 'Europe/Berlin', 'enriched', 'ok')",
-                [prospect, batch, address, address],
-            )
-            tx.execute(
-                "INSERT INTO campaign_members (campaign_id, prospect_id, source) VALUES (?, ?, 'rule')",
-                [CAMPAIGN, prospect],
-            )
-            tx.execute(
-                "INSERT INTO messages (message_id, prospect_id, campaign_id, step, subject, body, status, batch_id)"
-                " VALUES (?, ?, ?, 1, 'Direct bookings', ?, 'queued', ?)",
-                [f"msg_first{n}_{uuid.uuid4().hex[:6]}", prospect, CAMPAIGN, body, batch],
-            )
-
-    store.run(insert)
-    return emails
 
 
 def test_daily_new_prospects_caps_first_touches_per_sending_day(

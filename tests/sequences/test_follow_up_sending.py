@@ -30,6 +30,7 @@ from tests.sequences.conftest import (
     activities,
     campaign_folder,
     inbox_config,
+    queue_first_touches,
     reply,
     seed_threads,
     sender,
@@ -89,6 +90,21 @@ def test_a_follow_up_goes_when_due_in_its_thread_from_the_inbox_of_its_first_ste
         assert message["References"].split() == [thread.first_message_id, step_2_id]
         assert message["Subject"] == f"Re: {thread.subject}"  # never "Re: Re:"
         assert third[thread.email].mail_from == thread.inbox
+
+
+def test_due_follow_ups_go_before_first_touches_inside_the_cap_and_the_prospects_hours(
+    loaded: CrmStore, smtp: FaultySmtpServer
+) -> None:
+    threads = seed_threads(loaded, 2)
+    write_follow_ups(loaded, until=DUE + timedelta(seconds=1))
+    queue_first_touches(loaded, 5)
+    config = inbox_config(loaded, smtp.port, INBOX)
+    evening = DUE + timedelta(hours=9)  # 20:00 in Berlin: outside the prospects' business hours
+    assert sender(loaded, config, ManualClock(evening)).tick().sent == 0
+    capped = inbox_config(loaded, smtp.port, INBOX, daily_cap=3)
+    report = sender(loaded, capped, ManualClock(DUE + timedelta(days=1))).tick()
+    assert report.sent_by_step == {2: 2, 1: 1}, "a started conversation is worth more than a new one"
+    assert {t.email for t in threads} <= set(parsed(smtp))
 
 
 def test_a_prospect_keeps_its_ab_arm_and_the_writer_sees_the_thread(loaded: CrmStore) -> None:
