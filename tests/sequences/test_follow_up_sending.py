@@ -19,6 +19,7 @@ from smtp_faults import FaultySmtpServer
 from jengu_pipeline.store import CrmStore
 from jengu_pipeline.store.campaign_lifecycle import change_status
 from jengu_pipeline.store.campaigns import load_campaigns
+from jengu_pipeline.store.messages import message_id_for
 from jengu_pipeline.store.replies import Verdict, process_reply
 from tests.sequences.conftest import (
     CAMPAIGN,
@@ -286,7 +287,8 @@ def test_an_unread_reply_from_a_colleague_postpones_the_step_when_the_campaign_l
 def test_a_reply_that_lands_between_due_and_claim_wins(loaded: CrmStore, smtp: FaultySmtpServer) -> None:
     """The tick plans both follow-ups at once; the second is claimed a minute after the first, and a reply
     from its prospect is stored (not even classified yet) one second before that claim."""
-    first, second = seed_threads(loaded, 2)
+    # Equally due, they are planned in message order: the second one goes a minute after the first.
+    first, second = sorted(seed_threads(loaded, 2), key=lambda t: message_id_for(t.prospect_id, CAMPAIGN, 2))
     write_follow_ups(loaded, until=DUE + timedelta(seconds=1))
     clock = ManualClock(DUE)
     config = inbox_config(loaded, smtp.port, INBOX, min_gap_seconds=60)
