@@ -18,9 +18,9 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from jengu_pipeline.domain.campaigns import SendingIdentity
 from jengu_pipeline.domain.inboxes import InboxConfig
 from jengu_pipeline.domain.reply_effects import STOPPING
+from jengu_pipeline.domain.senders import SendingIdentity
 from jengu_pipeline.store.engine import StoreError, Tx
 from jengu_pipeline.store.repository import EMERGENCY_STOP, CrmStore, add_activity
 
