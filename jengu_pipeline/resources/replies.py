@@ -25,10 +25,10 @@ from jengu_pipeline.domain.inboxes import ImapConfig, InboxFile, read_inbox_file
 from jengu_pipeline.domain.replies import ParsedReply, ReplyClassification
 from jengu_pipeline.domain.reply_effects import NOTIFY
 from jengu_pipeline.domain.reply_forward import ForwardedReply, forward_message
-from jengu_pipeline.resources.calls import redacting_logger
 from jengu_pipeline.resources.imap import ImapEndpoint
 from jengu_pipeline.resources.llm import LlmResource
 from jengu_pipeline.resources.mailbox import ImapSource, MaildirSource, Reader, SourceReport, fingerprint
+from jengu_pipeline.resources.redaction import redacting_logger
 from jengu_pipeline.resources.reply_classifier import ReplyClassifier
 from jengu_pipeline.resources.sending import SANDBOX_TLDS, SendingResource
 from jengu_pipeline.resources.smtp import Outcome as SmtpOutcome

@@ -14,8 +14,9 @@ from datetime import date
 from jengu_pipeline import clock
 from jengu_pipeline.domain.replies import ParsedReply, ReplyClassification, classify_reply, parse_reply
 from jengu_pipeline.domain.replies.llm_intent import intent_prompt, refined, wants_a_second_opinion
-from jengu_pipeline.resources.calls import ProviderError, redacting_logger
+from jengu_pipeline.resources.calls import ProviderError
 from jengu_pipeline.resources.llm import FallbackChat, Prompt
+from jengu_pipeline.resources.redaction import redacting_logger
 
 log = redacting_logger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 
 from jengu_pipeline.resources.alerts import AlertsResource
-from jengu_pipeline.resources.calls import ProviderLimits
+from jengu_pipeline.resources.call_policy import ProviderLimits
 from jengu_pipeline.resources.llm import LlmResource
 from jengu_pipeline.resources.pages import PageResource
 from jengu_pipeline.resources.replies import ReplyMailboxResource

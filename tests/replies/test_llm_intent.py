@@ -14,7 +14,7 @@ from jengu_pipeline.domain.replies.llm_intent import intent_prompt, refined, wan
 from jengu_pipeline.resources.llm import LlmResource
 from jengu_pipeline.resources.reply_classifier import ReplyClassifier
 from jengu_pipeline.sandbox.hotels import Behaviour
-from jengu_pipeline.sandbox.providers import SANDBOX_KEYS
+from jengu_pipeline.sandbox.providers.emulator import SANDBOX_KEYS
 from jengu_pipeline.sandbox.runner import Sandbox
 from jengu_pipeline.store import CrmStore
 

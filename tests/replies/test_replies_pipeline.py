@@ -29,7 +29,7 @@ from jengu_pipeline.resources.alerts import AlertsResource
 from jengu_pipeline.resources.replies import ReplyMailboxResource
 from jengu_pipeline.resources.sending import SendingResource
 from jengu_pipeline.resources.store import CrmStoreResource
-from jengu_pipeline.sandbox.providers import SANDBOX_KEYS
+from jengu_pipeline.sandbox.providers.emulator import SANDBOX_KEYS
 from jengu_pipeline.sandbox.runner import Sandbox
 from jengu_pipeline.sensors.replies import reply_ingestion_sensor
 from jengu_pipeline.store import CrmStore
