@@ -299,6 +299,15 @@ def _email_origin(address: str) -> str:
     return host_registrable_domain(address.rpartition("@")[2]) or address.casefold()
 
 
+def _bare_link_domain(host: str) -> str | None:
+    """The domain a bare host links to; a host that is itself a public suffix (``x0.com``, ``github.io``) is
+    a link to exactly that host, not "no link"."""
+    domain = host_registrable_domain(host)
+    if domain is None and "." in host.strip(".") and host_registrable_domain(f"x.{host}") is not None:
+        return host.lower()
+    return domain
+
+
 def _links_and_emails(text: str) -> tuple[list[_Link], list[str]]:
     """Links (with their registrable domains) and email addresses a mail client would find in the text."""
     scanned = _scan_form(text)
@@ -309,7 +318,7 @@ def _links_and_emails(text: str) -> tuple[list[_Link], list[str]]:
         if match.group("email"):
             emails.append(token)
         elif match.group("bare"):
-            domain = host_registrable_domain(match.group("host"))
+            domain = _bare_link_domain(match.group("host"))
             if domain is not None:  # "e.g." or "file.txt" is no link
                 links.append(_Link(token, domain))
         else:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
 
+from jengu_pipeline import clock
 from jengu_pipeline.resources.call_ledger import Outcome
 from jengu_pipeline.resources.call_policy import parse_retry_after
 from jengu_pipeline.resources.calls import ProviderCaller, ProviderConfigError, ProviderError, every_answer
@@ -45,7 +46,7 @@ def status_error(
     status = response.status_code
     if status < 400:
         return None
-    retry_after = parse_retry_after(response.headers.get("retry-after"), now or datetime.now(UTC))
+    retry_after = parse_retry_after(response.headers.get("retry-after"), now or clock.now())
     detail = f"HTTP {status}: {body_excerpt(response)}"
     if status == 429:
         return ProviderError(provider, operation, Outcome.ERROR_429, detail, retryable=True, retry_after=retry_after)

@@ -45,9 +45,10 @@ from jengu_pipeline.domain.sending import (
     sending_day,
 )
 from jengu_pipeline.domain.unsubscribe import UnsubscribeSecretError, signer_from, unsubscribe_link
+from jengu_pipeline.resources.imap import ImapEndpoint
 from jengu_pipeline.resources.redaction import redacting_logger
 from jengu_pipeline.resources.sender_dns import DomainCheck, check_inboxes
-from jengu_pipeline.resources.sent_folder import ImapEndpoint, SentFolderError, find_sent
+from jengu_pipeline.resources.sent_folder import SentFolderError, find_sent
 from jengu_pipeline.resources.smtp import Outcome, SmtpEndpoint, SmtpResult, SmtpSession
 from jengu_pipeline.store import sending as ledger
 from jengu_pipeline.store.repository import CrmStore
