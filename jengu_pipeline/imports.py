@@ -7,10 +7,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
 from jengu_pipeline.batch_files import stage_file
+from jengu_pipeline.domain.prospect_files import ProspectFileError, check_prospect_file
 from jengu_pipeline.partitions import PROSPECT_BATCHES
 from jengu_pipeline.settings import Settings
 from jengu_pipeline.store import open_store
@@ -18,13 +20,15 @@ from jengu_pipeline.store.ingest import BatchSummary, batch_summary
 
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 """The terminal shows a progress bar and the summary; the step-by-step log stays in the run's event log."""
+SILENT_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+"""Not even a failing step's traceback: the caller reports the failure in one line (``jengu import``)."""
 
 ProgressCallback = Callable[[int, int], None]
 """Called with (steps done, steps in all) while the run goes."""
 
 
 class ImportFailedError(Exception):
-    """The batch's run failed; the message carries Dagster's error (file, line and field where known)."""
+    """The file was refused or the batch's run failed; the message is one line naming the file and the reason."""
 
 
 @dataclass(frozen=True)
@@ -38,14 +42,24 @@ def import_file(
     path: Path,
     settings: Settings,
     instance: dg.DagsterInstance,
+    *,
     progress: ProgressCallback | None = None,
     job_name: str = "ingest_job",
+    console: dict[str, Any] = QUIET_CONSOLE,
 ) -> ImportResult:
-    """Stage ``path`` as a batch, register its partition and run ``job_name`` (the ingest assets) for it now."""
+    """Stage ``path`` as a batch, register its partition and run ``job_name`` (the ingest assets) for it now.
+
+    A file that cannot be imported as a whole (empty, binary, only a header, mixed delimiters, ...) is refused
+    before anything is staged, registered or run for it. ``console`` is the run's console logger config.
+    """
     from jengu_pipeline.definitions import defs
 
     if not path.is_file():
         raise ImportFailedError(f"{path}: no such file")
+    try:
+        check_prospect_file(path)
+    except ProspectFileError as refused:
+        raise ImportFailedError(f"{path}: {refused.reason}") from refused
     staged = stage_file(path, settings.home, list(instance.get_dynamic_partitions(PROSPECT_BATCHES)))
     if not instance.has_dynamic_partition(PROSPECT_BATCHES, staged.key):
         instance.add_dynamic_partitions(PROSPECT_BATCHES, [staged.key])
@@ -56,7 +70,7 @@ def import_file(
     def execute() -> None:
         try:
             outcome["result"] = job.execute_in_process(
-                run_config=QUIET_CONSOLE,
+                run_config=console,
                 instance=instance,
                 partition_key=staged.key,
                 run_id=run_id,
@@ -90,7 +104,17 @@ def _steps_done(instance: dg.DagsterInstance, run_id: str) -> int:
 
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
+    """The first failing step's reason in one line: a ``dg.Failure``'s description, else the error that caused
+    the step's failure (not Dagster's wrapper around it)."""
     for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data.error is not None:
-            return event.step_failure_data.error.message.strip()
+        if not event.is_step_failure:
+            continue
+        failure = event.step_failure_data
+        if failure.user_failure_data is not None and failure.user_failure_data.description:
+            return failure.user_failure_data.description
+        error = failure.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        if error is not None:
+            return f"step {event.step_key} failed: {(error.message.strip().splitlines() or [''])[0]}"
     return "the import run failed (see the run in the Dagster UI)"

@@ -14,7 +14,7 @@ from jengu_pipeline.batch_files import batch_file
 from jengu_pipeline.domain.batches import content_hash
 from jengu_pipeline.domain.dedup import assign_prospects
 from jengu_pipeline.domain.normalise import normalise_records
-from jengu_pipeline.domain.prospect_files import read_prospect_file
+from jengu_pipeline.domain.prospect_files import ProspectFileError, read_prospect_file
 from jengu_pipeline.partitions import prospect_batches
 from jengu_pipeline.resources.store import CrmStoreResource
 from jengu_pipeline.settings import get_settings
@@ -44,7 +44,10 @@ def markdown_preview(frame: pl.DataFrame) -> dg.MetadataValue:
 def raw_prospects(context: dg.AssetExecutionContext, store: CrmStoreResource) -> dg.MaterializeResult:
     batch_id = context.partition_key
     path = batch_file(get_settings().home, batch_id)
-    readout = read_prospect_file(path)
+    try:
+        readout = read_prospect_file(path)
+    except ProspectFileError as refused:  # a file-level reason, not a bug: no traceback needed, no retry helps
+        raise dg.Failure(description=refused.reason, metadata={"file": path.name}, allow_retries=False) from refused
     crm = store.open()
     ingest_store.replace_raw_rows(
         crm, batch_id, name=path.name, source_file=str(path), digest=content_hash(path), rows=readout.rows

@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 import psycopg
 
-from jengu_pipeline.cli.common import emit_json, first_line
+from jengu_pipeline.cli.common import debug_enabled, emit_json, first_line
 from jengu_pipeline.domain.sql_guard import SqlRefused
 from jengu_pipeline.instance import dagster_instance
 from jengu_pipeline.settings import get_settings
@@ -50,8 +50,12 @@ def sql(query: str, output_format: str) -> None:
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Last line: one JSON object with the batch's counts.")
 def import_command(file: Path, as_json: bool) -> None:
-    """Import a prospect FILE (Sales Navigator export or CSV) as a batch and materialise it now."""
-    from jengu_pipeline.imports import ImportFailedError, ProgressCallback, import_file
+    """Import a prospect FILE (Sales Navigator export or CSV) as a batch and materialise it now.
+
+    A file that cannot be imported is refused in one line naming it and the reason, exit 1, with nothing staged
+    (``jengu --debug import`` shows the traceback and the run's log).
+    """
+    from jengu_pipeline.imports import QUIET_CONSOLE, SILENT_CONSOLE, ImportFailedError, ProgressCallback, import_file
 
     settings = get_settings()
     instance = dagster_instance(settings)
@@ -65,7 +69,8 @@ def import_command(file: Path, as_json: bool) -> None:
                 bar.update(done - bar.pos)
 
         try:
-            summary = import_file(file, settings, instance, progress).summary
+            console = QUIET_CONSOLE if debug_enabled() else SILENT_CONSOLE
+            summary = import_file(file, settings, instance, progress=progress, console=console).summary
         except ImportFailedError as error:
             raise click.ClickException(str(error)) from error
     if as_json:

@@ -199,6 +199,8 @@ _WHITESPACE = "".join(
     )
 )
 _NOT_BLANK = r"\S"
+_BLANK_TO_THE_END = re.compile(b"(?:" + b"|".join(re.escape(char.encode()) for char in _WHITESPACE) + rb")*\Z")
+"""Matches where only blank lines are left (UTF-8 text): after the header, that is a file without data rows."""
 _QUOTED_SECTION = '"[^"]*"'
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 _NON_ASCII_BYTE = re.compile(rb"[\x80-\xff]")
@@ -228,22 +230,82 @@ class FileReadout:
     rows: pl.DataFrame
 
 
+def check_prospect_file(path: Path) -> None:
+    """Raise ProspectFileError when :func:`read_prospect_file` would refuse the file as a whole.
+
+    It decodes the file and looks at its first records only (a fraction of a full read), so a command or a
+    sensor can refuse a file before anything is staged or run for it.
+    """
+    _open(Path(path))
+
+
 def read_prospect_file(path: Path) -> FileReadout:
     """Read a prospect file; raise ProspectFileError only when it cannot be read at all.
 
     `rows` has one row per data record (blank lines are not records): `line_number` where the
     record starts (the header is line 1 unless blank lines precede it), `raw` its text without
-    its final newline, `error` why it cannot be used (its fields are then null) and one column
-    per CANONICAL_FIELDS entry, stripped, null when empty.
+    its final newline (cut to RAW_KEPT_CHARS characters and its length, see :func:`capped_raw`),
+    `error` why it cannot be used (its fields are then null) and one column per CANONICAL_FIELDS
+    entry, stripped, null when empty.
+
+    Refused as a whole: an unreadable, empty or binary file, a header without data rows, a file
+    whose rows use another delimiter than its header, two recognised columns of the same name and
+    a file without any column naming a prospect.
     """
     path = Path(path)
+    (payload, encoding, lines), layout, columns = _open(path)
+    wanted = sorted(columns)
+    cells = _read_fast(payload, layout, wanted, lines)
+    del lines
+    if cells is None:
+        cells = _read_slow(payload.decode("utf-8"), layout, wanted)
+    rows = _canonical_rows(cells, columns)
+    if rows.is_empty():
+        raise ProspectFileError(path, _only_a_header(layout))
+    return FileReadout(
+        path=path,
+        encoding=encoding,
+        delimiter=layout.delimiter,
+        header=layout.header,
+        mapping={layout.header[index]: field for index, (field, _) in columns.items()},
+        rows=rows.with_columns(raw=capped_raw(pl.col("raw"))),
+    )
+
+
+RAW_KEPT_CHARS = 4000
+"""What is kept of a record's raw text: a record longer than this (a hostile 50 MB line, say) keeps its
+first RAW_KEPT_CHARS characters and its length, so that no file can bloat the store with its raw text."""
+
+
+def capped_raw(raw: pl.Expr) -> pl.Expr:
+    """``raw`` itself when short enough, else its first RAW_KEPT_CHARS characters + ``… [N characters in all]``."""
+    length = raw.str.len_chars()
+    cut = pl.concat_str(
+        raw.str.slice(0, RAW_KEPT_CHARS), pl.lit("… ["), length.cast(pl.String), pl.lit(" characters in all]")
+    )
+    return pl.when(length > RAW_KEPT_CHARS).then(cut).otherwise(raw)
+
+
+class _Opened(NamedTuple):
+    text: _Text
+    layout: _Layout
+    columns: dict[int, tuple[str, int]]
+
+
+def _open(path: Path) -> _Opened:
+    """Decode the file, find its layout and map its columns, refusing a file that cannot be imported."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ProspectFileError(path, f"cannot be read ({exc.strerror or exc})") from exc
-    payload, encoding, lines = _decode(path, data)
+    if not data or data.isspace():
+        raise ProspectFileError(path, "empty file (no header row)" if not data else "blank file (no header row)")
+    text = _decode(path, data)
     del data
-    layout = _find_layout(path, payload)
+    layout = _find_layout(path, text.payload)
+    if not layout.sample and _BLANK_TO_THE_END.match(text.payload, layout.body_offset):
+        raise ProspectFileError(path, _only_a_header(layout))
+    _refuse_mixed_delimiters(path, layout)
     columns = _map_columns(layout.header, layout.sample_rows)
     if not _IDENTITY_FIELDS & {field for field, _ in columns.values()}:
         shown = ", ".join(name.strip()[:40] for name in layout.header[:20])
@@ -252,19 +314,12 @@ def read_prospect_file(path: Path) -> FileReadout:
             path,
             f"no recognisable column (need a name, company, LinkedIn URL or email column; found: {shown}{more})",
         )
-    wanted = sorted(columns)
-    cells = _read_fast(payload, layout, wanted, lines)
-    del lines
-    if cells is None:
-        cells = _read_slow(payload.decode("utf-8"), layout, wanted)
-    return FileReadout(
-        path=path,
-        encoding=encoding,
-        delimiter=layout.delimiter,
-        header=layout.header,
-        mapping={layout.header[index]: field for index, (field, _) in columns.items()},
-        rows=_canonical_rows(cells, columns),
-    )
+    _refuse_duplicate_columns(path, layout.header, columns)
+    return _Opened(text, layout, columns)
+
+
+def _only_a_header(layout: _Layout) -> str:
+    return f"no data rows: the file holds only a header (line {layout.header_line}), nothing to import"
 
 
 # --- decoding ---------------------------------------------------------------------------------
@@ -390,9 +445,15 @@ class _Record(NamedTuple):
 class _Layout(NamedTuple):
     delimiter: str
     header: list[str]
+    header_line: int  # the line number (from 1) where the header starts
     body_start: int  # index of the first physical line after the header
     body_offset: int  # the same, as a byte offset in the UTF-8 text
-    sample_rows: list[list[str]]  # the first data records that parsed, for the column mapping
+    sample: list[_Record]  # the first data records, parsed or broken
+
+    @property
+    def sample_rows(self) -> list[list[str]]:
+        """The sample's records that parsed, for the column mapping."""
+        return [record.fields for record in self.sample if record.fields is not None]
 
 
 def _find_layout(path: Path, payload: bytes) -> _Layout:
@@ -432,10 +493,69 @@ def _find_layout(path: Path, payload: bytes) -> _Layout:
     return _Layout(
         delimiter=delimiter,
         header=header.fields,
+        header_line=header.start + 1,
         body_start=header.end,
         body_offset=len("".join(lines[: header.end]).encode("utf-8")),
-        sample_rows=[record.fields for record in records[1:] if record.fields is not None],
+        sample=records[1:],
     )
+
+
+_DELIMITER_NAMES = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
+
+
+def _refuse_mixed_delimiters(path: Path, layout: _Layout) -> None:
+    """Refuse a file whose header is split by one delimiter and most of its rows by another.
+
+    Read with the header's delimiter, such rows are one field each, and every one of them would be
+    rejected for a misleading reason ("no company"). It takes half the sampled rows being one field
+    that another delimiter splits, so that a few short rows never refuse a file.
+    """
+    if len(layout.header) < 2 or not layout.sample:
+        return
+    single = [record for record in layout.sample if record.fields is not None and len(record.fields) == 1]
+    if 2 * len(single) < len(layout.sample):
+        return
+    split_by = {
+        other: [record for record in single if _splits(record.raw, other)]
+        for other in _DELIMITERS
+        if other != layout.delimiter
+    }
+    other, rows = max(split_by.items(), key=lambda item: len(item[1]))
+    if 2 * len(rows) >= len(layout.sample):
+        raise ProspectFileError(
+            path,
+            f"inconsistent delimiter: the header (line {layout.header_line}) is separated by "
+            f"{_DELIMITER_NAMES[layout.delimiter]} but the rows by {_DELIMITER_NAMES[other]} "
+            f"(from line {rows[0].start + 1}); save the file again with one delimiter",
+        )
+
+
+def _splits(raw: str, delimiter: str) -> bool:
+    """Whether the csv module reads ``raw`` as two non-blank fields or more under ``delimiter``."""
+    try:
+        records = list(csv.reader(_split_lines(raw), delimiter=delimiter))
+    except csv.Error:
+        return False
+    return any(sum(1 for field in fields if field.strip(_WHITESPACE)) > 1 for fields in records)
+
+
+def _refuse_duplicate_columns(path: Path, header: Sequence[str], columns: dict[int, tuple[str, int]]) -> None:
+    """Refuse two recognised columns of the same name: which one holds the value would be a guess.
+
+    Names compare as the mapping compares them ("E-mail" = "email"). Columns the import does not read
+    (unrecognised ones, Excel's unnamed trailing columns) may repeat.
+    """
+    seen: dict[str, int] = {}
+    for index in sorted(columns):
+        key = _header_key(header[index])
+        if key in seen:
+            first = seen[key]
+            raise ProspectFileError(
+                path,
+                f"duplicate column: {header[first].strip()!r} (column {first + 1}) and {header[index].strip()!r} "
+                f"(column {index + 1}) name the same field; rename or remove one",
+            )
+        seen[key] = index
 
 
 def _skip_preamble(lines: Sequence[str]) -> tuple[int, str | None]:

@@ -65,14 +65,17 @@ def read_file(content: bytes) -> pf.FileReadout:
         return read_prospect_file(path)
 
 
+def read_or_refuse(content: bytes) -> pf.FileReadout | ProspectFileError:
+    try:
+        return read_file(content)
+    except ProspectFileError as refused:
+        return refused
+
+
 @SETTINGS
 @given(st.binary(max_size=3000) | st.binary(max_size=3000).map(lambda tail: b"Email,Company\n" + tail))
 def test_any_bytes_give_a_readout_or_a_prospect_file_error(content: bytes) -> None:
-    outcome: pf.FileReadout | ProspectFileError
-    try:
-        outcome = read_file(content)
-    except ProspectFileError as exc:
-        outcome = exc
+    outcome = read_or_refuse(content)
     if isinstance(outcome, ProspectFileError):
         assert str(outcome).startswith("prospects.csv: ")
     else:
@@ -89,7 +92,11 @@ def test_any_bytes_give_a_readout_or_a_prospect_file_error(content: bytes) -> No
 )
 def test_every_line_of_a_broken_file_is_in_exactly_one_record_or_blank(body: str) -> None:
     text = "Email,Company\n" + body
-    readout = read_file(text.encode())
+    readout = read_or_refuse(text.encode())
+    if isinstance(readout, ProspectFileError):  # the file as a whole: nothing but blank lines, or another delimiter
+        assert readout.reason.startswith(("no data rows", "inconsistent delimiter"))
+        assert not body.strip(pf._WHITESPACE) or readout.reason.startswith("inconsistent delimiter")
+        return
     lines = PHYSICAL_LINE.findall(text)
     covered = [1]  # the header
     for line_number, raw in readout.rows.select("line_number", "raw").iter_rows():
@@ -149,6 +156,12 @@ def test_what_a_csv_writer_wrote_is_read_back(table: Table) -> None:
     if table.encoding == "utf-16-be":
         encoded = codecs.BOM_UTF16_BE + encoded
 
+    data_rows = [text for text in texts[1:] if text[: -len(table.lineterminator)].strip(pf._WHITESPACE)]
+    if not data_rows:
+        refused = read_or_refuse(encoded)
+        assert isinstance(refused, ProspectFileError)
+        assert refused.reason.startswith("no data rows: the file holds only a header")
+        return
     readout = read_file(encoded)
 
     assert readout.header == table.header
