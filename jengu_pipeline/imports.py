@@ -13,7 +13,7 @@ import dagster as dg
 
 from jengu_pipeline.batch_files import stage_file
 from jengu_pipeline.domain.prospect_files import ProspectFileError, check_prospect_file
-from jengu_pipeline.instance import owned_run, reap_abandoned_runs, wait_for_pool_slots_without_spinning
+from jengu_pipeline.instance import owned_run, reap_abandoned_runs, run_owners_dir, wait_for_pool_slots_without_spinning
 from jengu_pipeline.partitions import PROSPECT_BATCHES
 from jengu_pipeline.settings import Settings
 from jengu_pipeline.store import CrmStore, open_store
@@ -131,11 +131,6 @@ def settle_abandoned_batches(store: CrmStore, instance: dg.DagsterInstance) -> l
         fail_batch(store, batch_id, run_id, f"{reason} (run {run_id}); import the file again to redo it")
         settled.append(batch_id)
     return settled
-
-
-def run_owners_dir(settings: Settings) -> Path:
-    """Where in-process runs keep the lock files that tell a live run from one whose process died."""
-    return settings.home / "run-owners"
 
 
 def _steps_done(instance: dg.DagsterInstance, run_id: str) -> int:

@@ -73,6 +73,11 @@ ABANDONED_RUN_MESSAGE = (
 )
 
 
+def run_owners_dir(settings: Settings) -> Path:
+    """Where in-process runs keep the lock files that tell a live run from one whose process died."""
+    return settings.home / "run-owners"
+
+
 @contextmanager
 def owned_run(folder: Path, run_id: str) -> Iterator[dict[str, str]]:
     """Hold a lock file while this process executes run ``run_id`` in-process; yields the tags that name it.
