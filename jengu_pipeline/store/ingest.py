@@ -133,7 +133,10 @@ def batch_statuses(store: CrmStore) -> list[BatchStatus]:
             "SELECT b.batch_id, b.name, s.state, s.run_id, s.reason, s.updated_at FROM batches b"
             " JOIN batch_states s ON s.batch_id = b.batch_id ORDER BY b.created_at DESC, b.batch_id"
         )
-        return [BatchStatus(*row, summary=_summary(tx, row[0])) for row in rows]
+        return [
+            BatchStatus(batch_id, name, state, run_id, reason, updated_at, _summary(tx, batch_id))
+            for batch_id, name, state, run_id, reason, updated_at in rows
+        ]
 
     return store.run(read)
 

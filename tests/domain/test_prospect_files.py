@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from jengu_pipeline.domain import csv_records, csv_records_fast, prospect_columns
 from jengu_pipeline.domain import prospect_files as pf
 from jengu_pipeline.domain.prospect_files import (
     CANONICAL_FIELDS,
@@ -34,13 +35,12 @@ def rows(readout: FileReadout, *columns: str) -> list[tuple[object, ...]]:
     return readout.rows.select(columns).rows()
 
 
-def both_paths(tmp_path: Path, content: str) -> tuple[pl.DataFrame | None, pl.DataFrame]:
-    """The fast path's rows (None when it declines) and the slow path's, for the same file."""
-    path = write(tmp_path, content)
-    layout = pf._find_layout(path, content.encode())
-    columns = pf._map_columns(layout.header, layout.sample_rows)
-    fast = pf._read_fast(content.encode(), layout, sorted(columns))
-    slow = pf._read_slow(content, layout, sorted(columns))
+def both_paths(content: str) -> tuple[pl.DataFrame | None, pl.DataFrame]:
+    """The fast path's rows (None when it declines) and the slow path's, for the same text."""
+    layout = csv_records.find_layout(content.encode())
+    columns = prospect_columns.map_columns(layout.header, layout.sample_rows)
+    fast = csv_records_fast.read_fast(content.encode(), layout, sorted(columns))
+    slow = csv_records.read_slow(content, layout, sorted(columns))
     return None if fast is None else pf._canonical_rows(fast, columns), pf._canonical_rows(slow, columns)
 
 
@@ -82,7 +82,7 @@ def test_values_are_stripped_but_not_otherwise_changed(tmp_path: Path) -> None:
 def test_whitespace_is_unicode_white_space() -> None:
     """What polars' strip_chars() strips: str.isspace() but for the \\x1c-\\x1f separators."""
     expected = {chr(code) for code in range(0x110000) if chr(code).isspace()} - set("\x1c\x1d\x1e\x1f")
-    assert set(pf._WHITESPACE) == expected
+    assert set(csv_records.WHITESPACE) == expected
     stripped = pl.Series(["".join(sorted(expected)) + "x" + "".join(sorted(expected))]).str.strip_chars()
     assert stripped.to_list() == ["x"]
 
@@ -339,14 +339,14 @@ def test_header_with_unclosed_quote_is_unreadable(tmp_path: Path) -> None:
         'Email,Notes\na@x.test,"x" y\nb@x.test,z\n',  # text after a closing quote
         'Email,Notes\na@x.test,"open\n' + "b,c\n" * 25,  # a runaway quote
         'Email,Notes\na@x.test,"open\n' + "b,c\n" * 5,  # a quote open until the end of the file
-        "Email,Notes\n" + "".join(f'{n}@x.test,"{n}\n' for n in range(pf._MAX_RESYNCS)) + "z@x.test,z\n",
+        "Email,Notes\n" + "".join(f'{n}@x.test,"{n}\n' for n in range(csv_records_fast.MAX_RESYNCS)) + "z@x.test,z\n",
         'Email,Notes\na@x.test,"x\nb@x.test,"y",z\n',  # two stray quotes pairing up into a ragged record
         'Email,Notes\na@x.test,"x\ny",z\nb@x.test,w\n',  # a sound quoted newline, but in a ragged record
         "Email,Notes\na@x.test,y\n" + "x," * 70 + "\n" + '"' + "x," * 70 + '"\n',  # many delimiters
     ],
 )
-def test_fast_path_agrees_with_the_csv_module(tmp_path: Path, content: str) -> None:
-    fast, slow = both_paths(tmp_path, content)
+def test_fast_path_agrees_with_the_csv_module(content: str) -> None:
+    fast, slow = both_paths(content)
     assert fast is not None
     assert fast.equals(slow)
 
@@ -355,11 +355,12 @@ def test_fast_path_agrees_with_the_csv_module(tmp_path: Path, content: str) -> N
     "content",
     [
         "Email,Notes\ra@x.test,x\r",  # lone carriage returns
-        "Email,Notes\n" + "".join(f'{n}@x.test,"{n}\n' for n in range(3 * pf._MAX_RESYNCS)),  # many stray quotes
+        "Email,Notes\n"
+        + "".join(f'{n}@x.test,"{n}\n' for n in range(3 * csv_records_fast.MAX_RESYNCS)),  # many stray quotes
     ],
 )
-def test_fast_path_declines_what_only_the_csv_module_reads_right(tmp_path: Path, content: str) -> None:
-    fast, _ = both_paths(tmp_path, content)
+def test_fast_path_declines_what_only_the_csv_module_reads_right(content: str) -> None:
+    fast, _ = both_paths(content)
     assert fast is None
 
 
@@ -451,9 +452,9 @@ def test_headers_that_are_not_prospect_fields_stay_unmapped(tmp_path: Path, head
 
 
 def test_synonym_table_names_each_header_once() -> None:
-    keys = [pf._header_key(name) for names in pf._SYNONYMS.values() for name in names]
+    keys = [prospect_columns.header_key(name) for names in prospect_columns.SYNONYMS.values() for name in names]
     assert len(keys) == len(set(keys))
-    assert set(pf._SYNONYMS) == set(CANONICAL_FIELDS)
+    assert set(prospect_columns.SYNONYMS) == set(CANONICAL_FIELDS)
 
 
 def test_phantombuster_sales_navigator_export(tmp_path: Path) -> None:
