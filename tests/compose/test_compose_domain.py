@@ -132,8 +132,8 @@ def test_campaign_steps_name_known_prompts_and_templates(tmp_path: Path) -> None
     with pytest.raises(CampaignFileError) as error:
         parse_campaign(bad, "campaigns/spring-boutique.yaml")
     problems = "\n".join(error.value.problems)
-    assert "campaigns/spring-boutique.yaml: steps.0.prompt: unknown prompt 'first_touch_v9'" in problems
-    assert "campaigns/spring-boutique.yaml: steps.2.template: unknown template 'missing.txt.j2'" in problems
+    assert "campaigns/spring-boutique.yaml: line 22: steps.0.prompt: unknown prompt 'first_touch_v9'" in problems
+    assert "campaigns/spring-boutique.yaml: line 27: steps.2.template: unknown template 'missing.txt.j2'" in problems
 
 
 def test_allowed_link_domains_must_be_bare_domains() -> None:
