@@ -2,8 +2,9 @@
 
 DAGSTER_HOME is taken from the environment when set; otherwise it is ``$JENGU_HOME/dagster``, so the UI
 started by ``jengu dev`` and the runs launched by ``jengu import`` / ``jengu demo`` share one history.
-The instance settings come from the repository's ``dagster.yaml`` (SQLite), or ``dagster.postgres.yaml``
-when ``JENGU_DAGSTER_PG_URL`` is set; the chosen file is copied into DAGSTER_HOME when it differs.
+The instance settings come from the repository's ``dagster.yaml`` (SQLite), or the production settings
+``deploy/dagster.yaml`` (dagster-postgres) when ``JENGU_DAGSTER_PG_URL`` is set; the chosen file is copied into
+DAGSTER_HOME when it differs.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DAGSTER_PG_URL_VARIABLE = "JENGU_DAGSTER_PG_URL"
 
 
+PRODUCTION_INSTANCE = PROJECT_ROOT / "deploy" / "dagster.yaml"
+"""The instance settings of a production deployment: PostgreSQL storage, run queue limits, run monitoring."""
+
+
 def instance_template() -> Path:
-    name = "dagster.postgres.yaml" if os.environ.get(DAGSTER_PG_URL_VARIABLE) else "dagster.yaml"
-    return PROJECT_ROOT / name
+    return PRODUCTION_INSTANCE if os.environ.get(DAGSTER_PG_URL_VARIABLE) else PROJECT_ROOT / "dagster.yaml"
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
