@@ -273,6 +273,7 @@ def deployment(postgres_server: str, tmp_path: Path) -> Iterator[tuple[Deploymen
                 **sandbox.env,
                 "JENGU_HOME": str(home),
                 "DAGSTER_HOME": str(dagster_home),
+                "JENGU_DAGSTER_INSTANCE": str(PRODUCTION_INSTANCE),
                 "JENGU_DATABASE_URL": store_url,
                 "JENGU_DAGSTER_PG_URL": new_database(postgres_server, "dagster"),
                 "JENGU_INBOX_FILE": str(write_inbox_file(tmp_path / "inboxes.yaml")),

@@ -20,7 +20,8 @@ from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster_docker import DockerRunLauncher
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
-from jengu_pipeline.instance import PRODUCTION_INSTANCE, PROJECT_ROOT
+from jengu_pipeline.instance import PRODUCTION_INSTANCE, PROJECT_ROOT, prepare_dagster_home
+from jengu_pipeline.settings import Settings
 
 DEPLOY = PROJECT_ROOT / "deploy"
 DOCKER_INSTANCE = DEPLOY / "docker" / "dagster.yaml"
@@ -105,25 +106,48 @@ def test_docker_variant_is_the_production_instance_launching_runs_in_containers(
     assert {"JENGU_DATABASE_URL", "JENGU_DAGSTER_PG_URL", "JENGU_HOME"} <= forwarded
 
 
-def env_file_variables() -> dict[str, str]:
-    """Every variable jengu.env.example names, set or commented out, with its example value."""
-    found = {}
+def env_file_variables(*, commented: bool = True) -> dict[str, str]:
+    """The variables jengu.env.example sets (and, with ``commented``, those it names commented out), with their
+    example values; a set value wins over a commented alternative."""
+    found: dict[str, str] = {}
     for line in (DEPLOY / "jengu.env.example").read_text(encoding="utf-8").splitlines():
-        match = re.fullmatch(r"#?([A-Z][A-Z0-9_]*)=(.*)", line.strip())
-        if match:
-            found[match[1]] = match[2]
+        match = re.fullmatch(r"(#?)([A-Z][A-Z0-9_]*)=(.*)", line.strip())
+        if match and (commented or not match[1]) and not (match[1] and match[2] in found):
+            found[match[2]] = match[3]
     return found
 
 
-def test_environment_file_example_holds_no_secret() -> None:
+def test_environment_file_example_holds_no_secret_and_names_the_instance_files() -> None:
     variables = env_file_variables()
-    assert {"JENGU_HOME", "DAGSTER_HOME", "JENGU_DATABASE_URL", "JENGU_DAGSTER_PG_URL"} <= set(variables)
+    assert {"JENGU_HOME", "DAGSTER_HOME", "JENGU_DATABASE_URL", "JENGU_DAGSTER_PG_URL"} <= set(
+        env_file_variables(commented=False)
+    )
+    assert variables["JENGU_DAGSTER_INSTANCE"] == f"{INSTALL_ROOT}/deploy/dagster.yaml"
+    docker = [
+        line
+        for line in (DEPLOY / "jengu.env.example").read_text().splitlines()
+        if line.startswith("#JENGU_DAGSTER_INSTANCE=")
+    ]
+    assert docker == [f"#JENGU_DAGSTER_INSTANCE={INSTALL_ROOT}/deploy/docker/dagster.yaml"]
     for name, value in variables.items():
         if re.search(r"KEY|SECRET|PASSWORD|DSN|WEBHOOK", name):
             assert value in {"CHANGE-ME", ""}, f"{name} has an example value that looks real"
         if name.endswith("_URL") and "@" in value:
             assert ":CHANGE-ME@" in value, f"{name} carries a password"
             assert "@127.0.0.1:" in value, f"{name} should point at loopback in the example"
+
+
+def test_jengu_writes_the_instance_file_the_environment_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`jengu metrics serve` and the other commands prepare DAGSTER_HOME too: they must not undo the variant the
+    Dagster units copied there."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster-home"))
+    monkeypatch.setenv("JENGU_DAGSTER_INSTANCE", str(DOCKER_INSTANCE))
+    home = prepare_dagster_home(Settings(home=tmp_path / "jengu"))
+    assert (home / "dagster.yaml").read_text() == DOCKER_INSTANCE.read_text()
+    monkeypatch.delenv("JENGU_DAGSTER_INSTANCE")
+    monkeypatch.setenv("JENGU_DAGSTER_PG_URL", "postgresql://jengu@127.0.0.1/dagster")
+    prepare_dagster_home(Settings(home=tmp_path / "jengu"))
+    assert (home / "dagster.yaml").read_text() == PRODUCTION_INSTANCE.read_text()
 
 
 def units() -> dict[str, configparser.ConfigParser]:
@@ -148,6 +172,10 @@ def test_every_unit_reads_the_one_environment_file_and_the_target_wants_them_all
     }
     for name, unit in services.items():
         assert unit["Service"]["EnvironmentFile"] == ENV_FILE, name
+        if "dagster" in unit["Service"]["ExecStart"]:  # the same instance file in every Dagster process
+            assert unit["Service"]["ExecStartPre"] == (
+                "/usr/bin/install -D -m 0644 ${JENGU_DAGSTER_INSTANCE} ${DAGSTER_HOME}/dagster.yaml"
+            ), name
         assert unit["Service"]["Restart"] == "always", name
         assert unit["Install"]["WantedBy"] == "jengu.target", name
     assert set(parsed["jengu.target"]["Unit"]["Wants"].split()) == set(services)
