@@ -19,7 +19,14 @@ from jengu_pipeline.assets.integrity import (
     integrity_job,
     integrity_schedule,
 )
+from jengu_pipeline.assets.replies import (
+    replies,
+    replies_all_classified,
+    replies_no_send_after_suppression,
+    replies_processed_once,
+)
 from jengu_pipeline.assets.send import sends, sends_never_after_suppression, sends_within_daily_caps
+from jengu_pipeline.assets.warehouse import warehouse, warehouse_automation_sensor
 from jengu_pipeline.jobs.batches import ingest_job, prospect_batch_job
 from jengu_pipeline.jobs.campaigns import campaign_membership_job
 from jengu_pipeline.jobs.messages import message_approval_job
@@ -28,12 +35,23 @@ from jengu_pipeline.observability.sentry import init_sentry
 from jengu_pipeline.resources.wiring import resources
 from jengu_pipeline.sensors.alerts import daily_digest_job, daily_digest_schedule, run_failure_alert_sensor
 from jengu_pipeline.sensors.drop_folder import prospect_drop_sensor
+from jengu_pipeline.sensors.replies import replies_job, reply_ingestion_sensor
 from jengu_pipeline.sensors.sending import sending_job, sending_schedule
 
 init_sentry()  # errors of the webserver, the daemon and every run go to Sentry when JENGU_SENTRY_DSN is set
 
 defs = dg.Definitions(
-    assets=[raw_prospects, prospects_and_rejects, websites, email_verifications, messages, sends, integrity_findings],
+    assets=[
+        raw_prospects,
+        prospects_and_rejects,
+        websites,
+        email_verifications,
+        messages,
+        sends,
+        replies,
+        integrity_findings,
+        warehouse,
+    ],
     asset_checks=[
         prospects_rows_conserved,
         prospects_unique_active_identity,
@@ -42,6 +60,9 @@ defs = dg.Definitions(
         messages_cleared_pass_gate,
         sends_never_after_suppression,
         sends_within_daily_caps,
+        replies_all_classified,
+        replies_no_send_after_suppression,
+        replies_processed_once,
         *integrity_asset_checks,
     ],
     jobs=[
@@ -51,11 +72,12 @@ defs = dg.Definitions(
         message_approval_job,
         sending_job,
         sending_control_job,
+        replies_job,
         integrity_job,
         daily_digest_job,
     ],
     schedules=[sending_schedule, integrity_schedule, daily_digest_schedule],
-    sensors=[prospect_drop_sensor, run_failure_alert_sensor],
+    sensors=[prospect_drop_sensor, reply_ingestion_sensor, run_failure_alert_sensor, warehouse_automation_sensor],
     resources=resources(),
     executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
 )

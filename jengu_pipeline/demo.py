@@ -14,14 +14,17 @@ from typing import Any
 
 import click
 
+from jengu_pipeline import clock as pipeline_clock
+from jengu_pipeline.clock import running_at
 from jengu_pipeline.imports import ImportFailedError, import_file
 from jengu_pipeline.instance import PROJECT_ROOT, dagster_instance
 from jengu_pipeline.sandbox import start_sandbox
+from jengu_pipeline.sandbox.replies import read_truth
 from jengu_pipeline.settings import Settings
 from jengu_pipeline.store import CrmStore, open_store
 from jengu_pipeline.store.campaigns import load_campaigns
 from jengu_pipeline.store.sending import HELD_STATUSES, sending_status
-from jengu_pipeline.ticks import TickFailedError, run_sending_tick
+from jengu_pipeline.ticks import TickFailedError, run_replies_tick, run_sending_tick
 
 SAMPLE_FILE = PROJECT_ROOT / "data" / "sample" / "sales_navigator_sample.csv"
 SANDBOX_SEED = 7
@@ -30,6 +33,9 @@ SANDBOX_CAMPAIGNS = PROJECT_ROOT / "jengu_pipeline" / "sandbox" / "campaigns"
 """The demo's active campaign: every verified contact of the sandbox world, reserved domains only."""
 SANDBOX_INBOXES = PROJECT_ROOT / "jengu_pipeline" / "sandbox" / "inboxes.yaml"
 """The demo's inboxes: their SMTP goes to the sandbox's loopback server, whatever host they name."""
+REPLY_WAIT = timedelta(days=6)
+"""How far the demo runs its clock past the sending tick before it reads the replies: long enough for every
+person of the world to answer and every mail system to give up on a deferred delivery."""
 DEMO_HOUR_UTC = 10
 """The demo's sending tick runs at 10:00 UTC on a weekday: business hours across Europe, not yet in America."""
 
@@ -52,9 +58,14 @@ def run_demo(settings: Settings, *, quiet: bool) -> dict[str, Any]:
             result = import_file(SAMPLE_FILE, settings, instance, job_name="prospect_batch_job")
         except ImportFailedError as error:
             raise click.ClickException(str(error)) from error
-        clock = demo_clock(datetime.now(UTC))
+        clock = demo_clock(pipeline_clock.now())
         try:
-            tick = run_sending_tick(instance, at=clock)
+            with running_at(clock):  # the SMTP server's Received stamps agree with the messages' Date
+                tick = run_sending_tick(instance, at=clock)
+            with running_at(clock + REPLY_WAIT):
+                delivered = sandbox.deliver_replies()
+                first_pass = run_replies_tick(instance)
+                second_pass = run_replies_tick(instance)
         except TickFailedError as error:
             raise click.ClickException(str(error)) from error
         hotels = sandbox.world.ground_truth()["hotels"]
@@ -66,6 +77,7 @@ def run_demo(settings: Settings, *, quiet: bool) -> dict[str, Any]:
     calls = provider_calls(store)
     composed = message_summary(store, result.batch_id)
     ledger = sending_status(store)["ledger"]
+    heard = reply_summary(store, read_truth(sandbox.maildir))
     summary: dict[str, Any] = {
         "prospects": result.summary.accepted,
         "websites": websites["found"],
@@ -74,6 +86,8 @@ def run_demo(settings: Settings, *, quiet: bool) -> dict[str, Any]:
         "sent": tick["sent"],
         "held": sum(ledger.get(status, 0) for status in HELD_STATUSES),
         "skipped": sum(tick["skipped"].values()),
+        "replies": heard["by_category"],
+        "suppressed": heard["suppressed"],
         "sandbox": True,
         "home": str(settings.home),
         "store": store.display_url,
@@ -85,6 +99,13 @@ def run_demo(settings: Settings, *, quiet: bool) -> dict[str, Any]:
             "messages": composed,
             "sending": {**tick, "at": clock.isoformat(), "ledger": ledger},
             "provider_calls": calls,
+            "replies": {
+                **heard,
+                "delivered_by_sandbox": len(delivered),
+                "first_pass": _pass(first_pass),
+                "second_pass": _pass(second_pass),
+                "read_at": (clock + REPLY_WAIT).isoformat(),
+            },
         },
     }
     if not quiet:
@@ -111,6 +132,18 @@ def run_demo(settings: Settings, *, quiet: bool) -> dict[str, Any]:
             f"  sending tick at {clock:%a %Y-%m-%d %H:%M} UTC (sandbox clock): {tick['sent']} sent, "
             f"outcomes {tick['outcomes']}, left for later {tick['skipped']}"
         )
+        click.echo(
+            f"  replies read {clock + REPLY_WAIT:%a %Y-%m-%d} (sandbox clock, {REPLY_WAIT.days} days on): "
+            f"{len(delivered)} written by the world, {first_pass['stored']} stored, "
+            f"a second pass stored {second_pass['stored']}"
+        )
+        for category, count in heard["by_category"].items():
+            click.echo(f"    {category:<15} {count:>4}")
+        click.echo(f"    {heard['classified_as_meant']} of {heard['with_truth']} classified as the sandbox meant them")
+        click.echo(
+            f"    suppressed {heard['suppressed']} addresses (hard bounces and unsubscribes), "
+            f"{heard['stopped']} sequences stopped, {heard['paused']} paused by out-of-office notices"
+        )
         for call in calls:
             click.echo(
                 f"  provider {call['provider']:<12} {call['outcome']:<15} {call['calls']:>4} calls "
@@ -118,6 +151,31 @@ def run_demo(settings: Settings, *, quiet: bool) -> dict[str, Any]:
             )
         click.echo("next: `./jengu dev` opens the Dagster UI on http://127.0.0.1:3000")
     return summary
+
+
+def _pass(metadata: dict[str, Any]) -> dict[str, Any]:
+    keys = ("read", "stored", "duplicates", "processed", "suppressed")
+    return {key: metadata[key] for key in keys if key in metadata}
+
+
+def reply_summary(store: CrmStore, truth: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stored replies by category, what they did (suppressions, stopped and paused sequences), and how many
+    categories agree with what the sandbox's world meant to write."""
+    meant = {record["message_id"]: record["category"] for record in truth}
+    classified = store.query("SELECT rfc_message_id, intent FROM replies").rows()
+    by_category = store.query("SELECT intent, count(*) AS n FROM replies GROUP BY intent ORDER BY n DESC, intent")
+    counts = store.query(
+        "SELECT (SELECT count(*) FROM suppressions WHERE source LIKE 'reply:%') AS suppressed,"
+        " (SELECT count(*) FROM activities WHERE type = 'sequence_stopped') AS stopped,"
+        " (SELECT count(*) FROM activities WHERE type = 'sequence_paused') AS paused,"
+        " (SELECT count(*) FROM replies WHERE matched_by = 'none') AS unmatched"
+    ).to_dicts()[0]
+    return {
+        "by_category": {str(k): int(v) for k, v in by_category.rows()},
+        **{key: int(value) for key, value in counts.items()},
+        "classified_as_meant": sum(1 for message_id, intent in classified if meant.get(message_id) == intent),
+        "with_truth": sum(1 for message_id, _ in classified if message_id in meant),
+    }
 
 
 def website_accuracy(store: CrmStore, batch_id: str, truth: dict[str, str]) -> dict[str, int]:

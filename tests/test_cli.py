@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from jengu_cli import jengu
 
 from jengu_pipeline.store import open_store
-
-
-def jengu(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jengu_pipeline.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -95,6 +83,14 @@ def test_demo_runs_the_main_job_and_is_right_against_the_sandbox_truth(cli_env: 
     assert summary["skipped"] > 0
     assert summary["held"] == 0
     assert details["messages"]["llm_drafts_refused"] > 0  # hostile sandbox sites: the gate stopped those drafts
+    heard = details["replies"]
+    assert heard["delivered_by_sandbox"] == heard["first_pass"]["stored"] == sum(summary["replies"].values()) > 0
+    assert heard["second_pass"]["stored"] == heard["second_pass"]["read"] == 0  # nothing is read twice
+    assert heard["with_truth"] == heard["delivered_by_sandbox"]
+    assert heard["classified_as_meant"] >= 0.9 * heard["with_truth"]
+    assert heard["unmatched"] == 0  # every answer of the world names a message we sent
+    unsubscribed_or_bounced = sum(summary["replies"].get(c, 0) for c in ("unsubscribe", "bounce_hard"))
+    assert 0 < summary["suppressed"] <= unsubscribed_or_bounced  # two unsubscribes from one address count once
 
 
 def test_errors_are_one_line_and_debug_shows_the_traceback(cli_env: dict[str, str], tmp_path: Path) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import csv
 import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
 from click.testing import CliRunner, Result
+from jengu_cli import jengu
 from sql_attacks import ATTACKS, FILTER_ATTACKS, fingerprint, seed
 
 from jengu_pipeline.cli import main
@@ -106,17 +105,6 @@ def test_a_database_error_is_one_line_not_a_traceback(seeded: CrmStore) -> None:
 
 
 # As a process: the real exit code and stderr ------------------------------------------------------------------
-
-
-def jengu(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jengu_pipeline.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
 
 
 @pytest.fixture

@@ -20,9 +20,8 @@ from jengu_pipeline.sensors.sending import sending_schedule
 from jengu_pipeline.store import integrity as integrity_store
 
 FINDINGS_ASSET = "integrity_findings"
-PIPELINE_ASSETS = frozenset({"prospects", "sends", "messages", "email_verifications", FINDINGS_ASSET})
-"""The rules' tables that are assets of the code location today (``replies`` joins once its asset is registered;
-a test compares this with the Definitions)."""
+PIPELINE_ASSETS = frozenset({"prospects", "sends", "messages", "email_verifications", "replies", FINDINGS_ASSET})
+"""The rules' tables that are assets of the code location (a test compares this with the Definitions)."""
 CHECK_NAMES = {
     "orphan_rows": "prospects_no_orphan_rows",
     "duplicate_active_email": "prospects_no_duplicate_active_email",

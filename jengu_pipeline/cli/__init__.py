@@ -12,8 +12,10 @@ from jengu_pipeline.cli.integrity import integrity
 from jengu_pipeline.cli.messages import messages
 from jengu_pipeline.cli.metrics import metrics
 from jengu_pipeline.cli.ops import demo, dev, health
+from jengu_pipeline.cli.replies import replies
 from jengu_pipeline.cli.sending import send, sending
 from jengu_pipeline.cli.unsubscribe import unsubscribe
+from jengu_pipeline.cli.warehouse import report, warehouse
 from jengu_pipeline.sandbox.cli import sandbox_command
 
 
@@ -34,12 +36,15 @@ COMMANDS: tuple[click.Command, ...] = (
     send,
     sending,
     unsubscribe,
+    replies,
     integrity,
     metrics,
     health,
     demo,
     dev,
     sandbox_command,
+    warehouse,
+    report,
     backup_command,
     restore_command,
 )

@@ -25,8 +25,8 @@ from email.policy import SMTP
 import dkim
 from email_validator import EmailNotValidError, validate_email
 
-from jengu_pipeline.domain.campaigns import SendingIdentity
 from jengu_pipeline.domain.compose import resignable
+from jengu_pipeline.domain.senders import SendingIdentity
 
 # refold_source="none": List-Unsubscribe is stored pre-folded (one URI a line) because the policy would turn
 # a URI longer than a line into RFC 2047 encoded words, which no mail client reads as a URI.
@@ -34,7 +34,7 @@ POLICY = SMTP.clone(cte_type="7bit", refold_source="none")
 
 # A header line may hold 998 octets (RFC 5322 2.1.1); "List-Unsubscribe: <" and ">," take the rest.
 MAX_URI_LENGTH = 900
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Zl", "Zp", "Cs"})
+UNSAFE_HEADER_CATEGORIES = frozenset({"Cc", "Zl", "Zp", "Cs"})
 _EXTRA_HEADER_NAME = re.compile(r"X-[A-Za-z0-9][A-Za-z0-9-]*\Z")
 _URI_FORBIDDEN = re.compile(r"[\s<>\"]")
 _MESSAGE_ID = re.compile(r"<[!-;=?-~]+@([A-Za-z0-9.-]+)>\Z")  # printable ASCII, no < >, one @ before the domain
@@ -140,7 +140,7 @@ def check_header_value(field_name: str, value: str) -> None:
     ``=?utf-8?q?=0D=0ABcc:_x?=`` as a subject would be written out as a line break and a Bcc header.
     """
     for index, char in enumerate(value):
-        if unicodedata.category(char) in _UNSAFE_CATEGORIES:
+        if unicodedata.category(char) in UNSAFE_HEADER_CATEGORIES:
             raise HeaderInjectionError(field_name, f"control character U+{ord(char):04X} at position {index}")
     if "=?" in value:
         raise HeaderInjectionError(field_name, f"'=?' (an RFC 2047 encoded word) at position {value.index('=?')}")

@@ -8,21 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Final, Literal
+from typing import Final
 
-Category = Literal[
-    "bounce_hard", "bounce_soft", "auto_reply", "unsubscribe", "interested", "not_interested", "question", "other"
-]
-CATEGORIES: Final[tuple[Category, ...]] = (
-    "bounce_hard",
-    "bounce_soft",
-    "auto_reply",
-    "unsubscribe",
-    "interested",
-    "not_interested",
-    "question",
-    "other",
-)
+from jengu_pipeline.domain.replies.model import Category
+
 HUMAN: Final[frozenset[Category]] = frozenset({"interested", "not_interested", "question", "other"})
 """Replies written by a person about the offer: each stops every further step to that prospect."""
 STOPPING: Final[frozenset[Category]] = HUMAN | {"bounce_hard", "unsubscribe"}

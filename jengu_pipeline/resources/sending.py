@@ -46,9 +46,10 @@ from jengu_pipeline.domain.sending import (
     sending_day,
 )
 from jengu_pipeline.domain.unsubscribe import UnsubscribeSecretError, signer_from, unsubscribe_link
-from jengu_pipeline.resources.calls import redacting_logger
+from jengu_pipeline.resources.imap import ImapEndpoint
+from jengu_pipeline.resources.redaction import redacting_logger
 from jengu_pipeline.resources.sender_dns import DomainCheck, check_inboxes
-from jengu_pipeline.resources.sent_folder import ImapEndpoint, SentFolderError, find_sent
+from jengu_pipeline.resources.sent_folder import SentFolderError, find_sent
 from jengu_pipeline.resources.smtp import Outcome, SmtpEndpoint, SmtpResult, SmtpSession
 from jengu_pipeline.store import sending as ledger
 from jengu_pipeline.store.repository import CrmStore
@@ -141,14 +142,7 @@ class Sender:
     # Endpoints -----------------------------------------------------------------------------------------------
 
     def _smtp(self, inbox: InboxConfig) -> SmtpEndpoint:
-        host, port = self.smtp_override or (inbox.smtp.host, inbox.smtp.port)
-        return SmtpEndpoint(
-            host,
-            port,
-            "none" if self.smtp_override else inbox.smtp.tls,
-            username=inbox.smtp.username,
-            password=_secret(inbox.smtp.password_env, f"inbox {inbox.address} SMTP password"),
-        )
+        return smtp_endpoint(inbox, self.smtp_override)
 
     def _imap(self, inbox: InboxConfig) -> ImapEndpoint | None:
         imap = inbox.imap
@@ -376,6 +370,18 @@ class Sender:
             )
 
 
+def smtp_endpoint(inbox: InboxConfig, override: tuple[str, int] | None = None) -> SmtpEndpoint:
+    """Where the inbox submits mail; the sandbox's ``override`` sends everything to its loopback server."""
+    host, port = override or (inbox.smtp.host, inbox.smtp.port)
+    return SmtpEndpoint(
+        host,
+        port,
+        "none" if override else inbox.smtp.tls,
+        username=inbox.smtp.username,
+        password=_secret(inbox.smtp.password_env, f"inbox {inbox.address} SMTP password"),
+    )
+
+
 def preflight(
     store: CrmStore,
     config: InboxFile,
@@ -420,6 +426,12 @@ class SendingResource(dg.ConfigurableResource):
             raise SendingConfigError(f"{path}: no inbox file (copy inboxes.example.yaml to inboxes.yaml and edit it)")
         return read_inbox_file(path)
 
+    def smtp_override(self) -> tuple[str, int] | None:
+        return (self.sandbox_smtp_host, self.sandbox_smtp_port) if self.sandbox and self.sandbox_smtp_host else None
+
+    def smtp_endpoint(self, inbox: InboxConfig) -> SmtpEndpoint:
+        return smtp_endpoint(inbox, self.smtp_override())
+
     def sender(
         self,
         store: CrmStore,
@@ -429,7 +441,6 @@ class SendingResource(dg.ConfigurableResource):
         at: datetime | None = None,
         rng: random.Random | None = None,
     ) -> Sender:
-        override = (self.sandbox_smtp_host, self.sandbox_smtp_port) if self.sandbox and self.sandbox_smtp_host else None
         return Sender(
             store,
             self.inbox_config(),
@@ -437,7 +448,7 @@ class SendingResource(dg.ConfigurableResource):
             claimed_by=claimed_by,
             clock=simulated_clock(at) if at else clock.now,
             rng=rng or random.Random(),
-            smtp_override=override,
+            smtp_override=self.smtp_override(),
             sandbox=self.sandbox,
             claim_timeout=timedelta(minutes=self.claim_timeout_minutes),
         )

@@ -13,9 +13,10 @@ from typing import Any
 import dagster as dg
 
 from jengu_pipeline.resources.alerts import AlertsResource
-from jengu_pipeline.resources.calls import ProviderLimits
+from jengu_pipeline.resources.call_policy import ProviderLimits
 from jengu_pipeline.resources.llm import LlmResource
 from jengu_pipeline.resources.pages import PageResource
+from jengu_pipeline.resources.replies import ReplyMailboxResource
 from jengu_pipeline.resources.search import SearchResource
 from jengu_pipeline.resources.sending import SendingResource
 from jengu_pipeline.resources.store import CrmStoreResource
@@ -59,7 +60,31 @@ def llm_resource() -> LlmResource:
     )
 
 
+def sending_resource() -> SendingResource:
+    return SendingResource(
+        sandbox=sandbox_mode(),
+        sandbox_smtp_port=int(os.environ.get("JENGU_SMTP_PORT") or 0),
+        **overrides(inbox_file="JENGU_INBOX_FILE", sandbox_smtp_host="JENGU_SMTP_HOST"),
+    )
+
+
+def mailbox_resource(sending: SendingResource | None = None) -> ReplyMailboxResource:
+    """The reply mailboxes, reading the inbox file of ``sending`` (the same instance in the Definitions)."""
+    return ReplyMailboxResource(
+        sending=sending or sending_resource(),
+        llm=llm_resource(),
+        llm_intent=os.environ.get("JENGU_REPLY_LLM") == "1",
+        **overrides(
+            maildir="JENGU_MAILDIR",
+            console_url="JENGU_CONSOLE_URL",
+            forward_to="JENGU_FORWARD_TO",
+            forward_categories="JENGU_FORWARD_CATEGORIES",
+        ),
+    )
+
+
 def resources() -> dict[str, dg.ConfigurableResource]:
+    sending = sending_resource()
     return {
         "store": CrmStoreResource(),
         "search": SearchResource(
@@ -84,9 +109,6 @@ def resources() -> dict[str, dg.ConfigurableResource]:
         "llm": llm_resource(),
         "pages": PageResource(sandbox=sandbox_mode(), **overrides(site_base_url="JENGU_SITE_BASE_URL")),
         "alerts": AlertsResource(webhook_url=secret("JENGU_ALERT_WEBHOOK_URL")),
-        "sending": SendingResource(
-            sandbox=sandbox_mode(),
-            sandbox_smtp_port=int(os.environ.get("JENGU_SMTP_PORT") or 0),
-            **overrides(inbox_file="JENGU_INBOX_FILE", sandbox_smtp_host="JENGU_SMTP_HOST"),
-        ),
+        "sending": sending,
+        "mailboxes": mailbox_resource(sending),
     }

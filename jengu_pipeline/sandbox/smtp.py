@@ -19,13 +19,13 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from jengu_pipeline import clock
 from jengu_pipeline.sandbox.state import SandboxState
 from jengu_pipeline.sandbox.world import Mailbox
 
@@ -93,7 +93,7 @@ class SandboxMailHandler:
         content = envelope.original_content or b""
         data = content if isinstance(content, bytes) else content.encode()
         queue_id = f"{next(self._queue_ids):08X}"
-        now = datetime.now(UTC)
+        now = clock.now()
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
         for index, rcpt in enumerate(envelope.rcpt_tos):
             trace = (

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from jengu_pipeline.domain.reply_effects import HUMAN, Category, Effects, effects_of
+from jengu_pipeline.domain.replies.model import Category
+from jengu_pipeline.domain.reply_effects import HUMAN, Effects, effects_of
 from jengu_pipeline.store.engine import Tx
 from jengu_pipeline.store.repository import add_activity
-from jengu_pipeline.store.suppressions import suppress_address
+from jengu_pipeline.store.suppressions import stop_sequences, suppress_address
 
 NEW_TEXT_LIMIT = 10_000
 """Characters of a reply's own text kept in the row (the raw bytes keep everything)."""
@@ -341,7 +342,7 @@ def _record_and_act(
     found = match(tx, verdict, from_address, subject, unsubscribe_addresses)
     tx.execute(
         "UPDATE replies SET intent = ?, detail = ?, return_date = ?, new_text = ?, classifier = ?,"
-        " classified_at = ?, prospect_id = ?, send_id = ?, matched_by = ?, processed_at = ? WHERE reply_id = ?",
+        " classified_at = ?, matched_by = ?, processed_at = ? WHERE reply_id = ?",
         [
             verdict.category,
             _clip(verdict.detail, 200),
@@ -349,12 +350,17 @@ def _record_and_act(
             _clip(verdict.new_text, NEW_TEXT_LIMIT),
             verdict.classifier,
             now,
-            found.prospect_id,
-            found.send_id,
             found.matched_by,
             now,
             reply_id,
         ],
+    )
+    # Only when the match changed: DuckDB rewrites a row whose indexed columns are set, which its foreign keys
+    # (the failed recipients of a bounce being classified again) refuse even for the same values.
+    tx.execute(
+        "UPDATE replies SET prospect_id = ?, send_id = ? WHERE reply_id = ?"
+        " AND (prospect_id IS DISTINCT FROM ? OR send_id IS DISTINCT FROM ?)",
+        [found.prospect_id, found.send_id, reply_id, found.prospect_id, found.send_id],
     )
     tx.execute_many(
         "INSERT INTO reply_failed_recipients (reply_id, email, hard, status, action, diagnostic)"
@@ -407,8 +413,11 @@ def _apply(
     prospect = found.prospect_id
     for email in effects.suppress:
         owner = prospect if email == found.recipient else _prospect_of(tx, email)
-        suppress_address(tx, email, effects.suppress_reason or verdict.category, f"reply:{reply_id}", owner, now)
+        done = suppress_address(tx, email, effects.suppress_reason or verdict.category, f"reply:{reply_id}", owner, now)
         outcome.suppressed.append(email)
+        outcome.stopped += done.stopped
+        if owner == prospect and done.stage:
+            outcome.stage = done.stage
     for email in effects.invalid_emails:
         tx.execute(
             "UPDATE prospects SET email_status = 'invalid', updated_at = ? WHERE lower(email) = ?"
@@ -423,7 +432,9 @@ def _apply(
         )
     if prospect is None:
         return
-    if effects.stage:
+    if effects.stage and effects.stage != tx.fetch_value(
+        "SELECT stage FROM prospects WHERE prospect_id = ?", [prospect]
+    ):
         tx.execute(
             "UPDATE prospects SET stage = ?, updated_at = ?, version = version + 1 WHERE prospect_id = ?",
             [effects.stage, now, prospect],
@@ -437,7 +448,7 @@ def _apply(
         )
         outcome.stage = effects.stage
     if effects.stop_sequences:
-        outcome.stopped = _stop(tx, [prospect], f"reply:{verdict.category}", now)
+        outcome.stopped += stop_sequences(tx, prospect, f"reply:{verdict.category}", now)
         if verdict.category in HUMAN and found.campaign_id:
             outcome.stopped += _stop_company(tx, prospect, found.campaign_id, now)
     if effects.pause_until is not None:
@@ -460,34 +471,6 @@ def _prospect_of(tx: Tx, email: str) -> str | None:
     return tx.fetch_value("SELECT prospect_id FROM prospects WHERE lower(email) = ? ORDER BY archived LIMIT 1", [email])
 
 
-def _stop(tx: Tx, prospects: Sequence[str], reason: str, now: datetime) -> int:
-    """Stop every running sequence of these prospects; returns how many memberships stopped."""
-    stopped = 0
-    for prospect in prospects:
-        running = tx.fetch_all(
-            "SELECT campaign_id FROM campaign_members WHERE prospect_id = ? AND removed_at IS NULL"
-            " AND stopped_at IS NULL",
-            [prospect],
-        )
-        if not running:
-            continue
-        tx.execute(
-            "UPDATE campaign_members SET stopped_at = ?, stop_reason = ? WHERE prospect_id = ?"
-            " AND removed_at IS NULL AND stopped_at IS NULL",
-            [now, reason, prospect],
-        )
-        for (campaign,) in running:
-            add_activity(
-                tx,
-                "sequence_stopped",
-                f"{campaign}: {reason}",
-                prospect_id=prospect,
-                metadata={"campaign": campaign, "reason": reason},
-            )
-        stopped += len(running)
-    return stopped
-
-
 def _stop_company(tx: Tx, prospect: str, campaign_id: str, now: datetime) -> int:
     """When the campaign stops on a company reply, stop the sequences of everyone at the same company domain."""
     definition = tx.fetch_value("SELECT definition FROM campaigns WHERE campaign_id = ?", [campaign_id])
@@ -506,7 +489,7 @@ def _stop_company(tx: Tx, prospect: str, campaign_id: str, now: datetime) -> int
             [campaign_id, prospect, domain],
         )
     ]
-    return _stop(tx, colleagues, "company_reply", now)
+    return sum(stop_sequences(tx, colleague, "company_reply", now) for colleague in colleagues)
 
 
 def _stop_conditions(definition: dict[str, Any]) -> set[str]:
@@ -519,3 +502,56 @@ def _stop_conditions(definition: dict[str, Any]) -> set[str]:
 
 def _clip(text: str | None, limit: int) -> str | None:
     return None if text is None else text[:limit]
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """A processed human reply that a person should see: what the notification and the forward say."""
+
+    reply_id: str
+    category: str
+    detail: str | None
+    from_address: str | None
+    subject: str | None
+    new_text: str | None
+    prospect_id: str | None
+    inbox: str | None
+    sent_subject: str | None
+    sent_body: str | None
+
+
+HANDOFF_COLUMNS = {"notified_at", "forwarded_at"}
+
+
+def pending_handoffs(tx: Tx, column: str, categories: Sequence[str], limit: int = 200) -> list[Handoff]:
+    """Processed replies of these categories not yet notified (``notified_at``) or forwarded (``forwarded_at``)."""
+    if column not in HANDOFF_COLUMNS or not categories:
+        return []
+    rows = tx.fetch_all(
+        "SELECT r.reply_id, r.intent, r.detail, r.from_address, r.subject, r.new_text, r.prospect_id, s.inbox,"
+        " m.subject, m.body FROM replies r LEFT JOIN sends s ON s.send_id = r.send_id"
+        " LEFT JOIN messages m ON m.message_id = s.message_id"
+        f" WHERE r.processed_at IS NOT NULL AND r.{column} IS NULL"
+        f" AND r.intent IN ({', '.join('?' for _ in categories)}) ORDER BY r.received_at, r.reply_id LIMIT ?",
+        [*categories, limit],
+    )
+    return [Handoff(*row) for row in rows]
+
+
+def claim_handoff(tx: Tx, column: str, reply_id: str, now: datetime) -> bool:
+    """Mark the reply notified or forwarded before doing it, so two passes never both do it (at most once)."""
+    if column not in HANDOFF_COLUMNS:
+        raise ValueError(f"not a hand-off column: {column}")
+    return bool(
+        tx.fetch_all(
+            f"UPDATE replies SET {column} = ? WHERE reply_id = ? AND {column} IS NULL RETURNING reply_id",
+            [now, reply_id],
+        )
+    )
+
+
+def release_handoff(tx: Tx, column: str, reply_id: str) -> None:
+    """Undo a claim whose delivery was refused outright, so the next pass tries again."""
+    if column not in HANDOFF_COLUMNS:
+        raise ValueError(f"not a hand-off column: {column}")
+    tx.execute(f"UPDATE replies SET {column} = NULL WHERE reply_id = ?", [reply_id])

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from jengu_pipeline.domain.campaigns import SendingIdentity
 from jengu_pipeline.domain.inboxes import InboxConfig
 from jengu_pipeline.domain.reply_effects import STOPPING
+from jengu_pipeline.domain.senders import SendingIdentity
 from jengu_pipeline.store.engine import StoreError, Tx
 from jengu_pipeline.store.repository import EMERGENCY_STOP, CrmStore, add_activity
 
@@ -277,62 +277,113 @@ def suppressed(store: CrmStore, emails: Iterable[str]) -> set[str]:
     }
 
 
-def _refusal(
-    tx: Tx,
-    item: QueuedMessage,
-    inbox: str,
-    caps: tuple[int, int | None],
-    day: tuple[datetime, datetime],
-    *,
-    now: datetime,
-) -> str | None:
-    """Why this claim may not be made now, read inside the claim's transaction."""
-    if tx.fetch_value("SELECT value FROM flags WHERE name = ?", [EMERGENCY_STOP]) == "on":
-        return "emergency_stop"
-    if tx.fetch_value("SELECT status FROM inboxes WHERE inbox = ?", [inbox]) != "active":
-        return "inbox_paused"
-    prospect = tx.fetch_one("SELECT email, archived, stage FROM prospects WHERE prospect_id = ?", [item.prospect_id])
-    if prospect is None or prospect[1] or prospect[0] != item.email:
+@dataclass(frozen=True)
+class _ClaimCheck:
+    """What the refusal rules read: the claim's open transaction, the message, its inbox, the caps and the day."""
+
+    tx: Tx
+    item: QueuedMessage
+    inbox: str
+    caps: tuple[int, int | None]
+    day: tuple[datetime, datetime]
+    now: datetime
+
+
+def _emergency_stop(check: _ClaimCheck) -> str | None:
+    stopped = check.tx.fetch_value("SELECT value FROM flags WHERE name = ?", [EMERGENCY_STOP]) == "on"
+    return "emergency_stop" if stopped else None
+
+
+def _inbox_paused(check: _ClaimCheck) -> str | None:
+    active = check.tx.fetch_value("SELECT status FROM inboxes WHERE inbox = ?", [check.inbox]) == "active"
+    return None if active else "inbox_paused"
+
+
+def _prospect_refusal(check: _ClaimCheck) -> str | None:
+    """The prospect was archived or got another address since queueing, or reached a stage that ends outreach."""
+    prospect = check.tx.fetch_one(
+        "SELECT email, archived, stage FROM prospects WHERE prospect_id = ?", [check.item.prospect_id]
+    )
+    if prospect is None or prospect[1] or prospect[0] != check.item.email:
         return "prospect_changed"
-    if prospect[2] in NO_SEND_STAGES:
-        return f"stage_{prospect[2]}"
-    if tx.fetch_value("SELECT count(*) FROM suppressions WHERE email = ?", [item.email]):
-        return "suppressed"
-    reply = _reply_refusal(tx, item, now)
-    if reply is not None:
-        return reply
-    marks = ", ".join("?" for _ in COUNTED_STATUSES)
-    counted = f"SELECT count(*) FROM sends WHERE status IN ({marks}) AND claimed_at >= ? AND claimed_at < ?"
-    inbox_cap, global_cap = caps
-    if tx.fetch_value(counted + " AND inbox = ?", [*COUNTED_STATUSES, *day, inbox]) >= inbox_cap:
-        return "daily_cap"
-    if global_cap is not None and tx.fetch_value(counted, [*COUNTED_STATUSES, *day]) >= global_cap:
-        return "global_cap"
-    return None
+    return f"stage_{prospect[2]}" if prospect[2] in NO_SEND_STAGES else None
 
 
-def _reply_refusal(tx: Tx, item: QueuedMessage, now: datetime) -> str | None:
-    """A reply that landed before this claim wins: a stopped or paused sequence, a human reply, or a reply from
-    the prospect that is stored but not yet classified (it might be an unsubscribe).
-    """
-    member = tx.fetch_one(
+def _suppressed(check: _ClaimCheck) -> str | None:
+    found = check.tx.fetch_value("SELECT count(*) FROM suppressions WHERE email = ?", [check.item.email])
+    return "suppressed" if found else None
+
+
+def _sequence_refusal(check: _ClaimCheck) -> str | None:
+    """A stopped or paused sequence."""
+    member = check.tx.fetch_one(
         "SELECT stopped_at, paused_until FROM campaign_members WHERE campaign_id = ? AND prospect_id = ?",
-        [item.campaign_id, item.prospect_id],
+        [check.item.campaign_id, check.item.prospect_id],
     )
     if member is not None and member[0] is not None:
         return "sequence_stopped"
-    if member is not None and member[1] is not None and member[1] > now:
+    if member is not None and member[1] is not None and member[1] > check.now:
         return "sequence_paused"
+    return None
+
+
+def _already_replied(check: _ClaimCheck) -> str | None:
+    """A reply that landed before this claim wins: a human reply that stops outreach."""
     marks = ", ".join("?" for _ in STOPPING_REPLIES)
-    if tx.fetch_value(
+    found = check.tx.fetch_value(
         f"SELECT count(*) FROM replies WHERE prospect_id = ? AND intent IN ({marks})",
-        [item.prospect_id, *STOPPING_REPLIES],
-    ):
-        return "already_replied"
-    if tx.fetch_value(
-        "SELECT count(*) FROM replies WHERE processed_at IS NULL AND lower(from_address) = lower(?)", [item.email]
-    ):
-        return "reply_being_processed"
+        [check.item.prospect_id, *STOPPING_REPLIES],
+    )
+    return "already_replied" if found else None
+
+
+def _reply_being_processed(check: _ClaimCheck) -> str | None:
+    """A reply from the prospect that is stored but not yet classified (it might be an unsubscribe)."""
+    found = check.tx.fetch_value(
+        "SELECT count(*) FROM replies WHERE processed_at IS NULL AND lower(from_address) = lower(?)",
+        [check.item.email],
+    )
+    return "reply_being_processed" if found else None
+
+
+_COUNTED_TODAY = (
+    f"SELECT count(*) FROM sends WHERE status IN ({', '.join('?' for _ in COUNTED_STATUSES)})"
+    " AND claimed_at >= ? AND claimed_at < ?"
+)
+
+
+def _daily_cap(check: _ClaimCheck) -> str | None:
+    sent = check.tx.fetch_value(_COUNTED_TODAY + " AND inbox = ?", [*COUNTED_STATUSES, *check.day, check.inbox])
+    return "daily_cap" if sent >= check.caps[0] else None
+
+
+def _global_cap(check: _ClaimCheck) -> str | None:
+    global_cap = check.caps[1]
+    if global_cap is None:
+        return None
+    return "global_cap" if check.tx.fetch_value(_COUNTED_TODAY, [*COUNTED_STATUSES, *check.day]) >= global_cap else None
+
+
+_REFUSAL_RULES: tuple[Callable[[_ClaimCheck], str | None], ...] = (
+    _emergency_stop,
+    _inbox_paused,
+    _prospect_refusal,
+    _suppressed,
+    _sequence_refusal,
+    _already_replied,
+    _reply_being_processed,
+    _daily_cap,
+    _global_cap,
+)
+"""Why a claim may not be made now, in the order they are checked: the first rule that gives a reason wins."""
+
+
+def _refusal(check: _ClaimCheck) -> str | None:
+    """Why this claim may not be made now, read inside the claim's transaction."""
+    for rule in _REFUSAL_RULES:
+        reason = rule(check)
+        if reason is not None:
+            return reason
     return None
 
 
@@ -360,7 +411,7 @@ def claim(
     def run(tx: Tx) -> Claim:
         if tx.backend == "postgresql":
             tx.execute("SELECT pg_advisory_xact_lock(?)", [CLAIM_LOCK])
-        reason = _refusal(tx, item, inbox, caps, day, now=now)
+        reason = _refusal(_ClaimCheck(tx, item, inbox, caps, day, now))
         if reason is not None:
             raise ClaimRefused(reason)
         existing = tx.fetch_one(

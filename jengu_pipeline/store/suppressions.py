@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
 
-from jengu_pipeline.domain.reply_effects import Category, next_stage
+from jengu_pipeline.domain.replies.model import Category
+from jengu_pipeline.domain.reply_effects import next_stage
 from jengu_pipeline.store.engine import Tx
 from jengu_pipeline.store.repository import add_activity
 
@@ -66,7 +67,7 @@ def suppress_address(  # noqa: PLR0917
             metadata={"reason": reason, "source": source},
         )
     stage = _move_stage(tx, prospect_id, reason, source, now)
-    stopped = _stop_sequences(tx, prospect_id, f"{source.partition(':')[0]}:{reason}", now)
+    stopped = stop_sequences(tx, prospect_id, f"{source.partition(':')[0]}:{reason}", now)
     return Suppressed(address, new, stage, stopped)
 
 
@@ -92,7 +93,8 @@ def _move_stage(tx: Tx, prospect_id: str, reason: str, source: str, now: datetim
     return stage
 
 
-def _stop_sequences(tx: Tx, prospect_id: str, stop_reason: str, now: datetime) -> int:
+def stop_sequences(tx: Tx, prospect_id: str, stop_reason: str, now: datetime) -> int:
+    """Stop every running sequence of the prospect, an activity each; returns how many stopped."""
     running = [
         row[0]
         for row in tx.fetch_all(

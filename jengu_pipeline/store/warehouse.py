@@ -31,7 +31,8 @@ import duckdb
 import polars as pl
 
 from jengu_pipeline.domain.inboxes import SendingRules
-from jengu_pipeline.domain.reply_effects import CATEGORIES, HUMAN, STOPPING
+from jengu_pipeline.domain.replies.model import CATEGORIES
+from jengu_pipeline.domain.reply_effects import HUMAN, STOPPING
 from jengu_pipeline.domain.sending import warmup_cap
 from jengu_pipeline.domain.stats import two_proportion_test, wilson_interval
 from jengu_pipeline.store.engine import Tx
@@ -362,6 +363,25 @@ def copy_store(store: CrmStore, warehouse: duckdb.DuckDBPyConnection, page_rows:
 def table_sql(name: str) -> str:
     """The SQL that builds one table, shipped as ``warehouse_sql/<name>.sql``."""
     return (resources.files("jengu_pipeline.store") / "warehouse_sql" / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def table_description(name: str) -> str:
+    """What a published table holds: the comment lines its SQL file starts with, joined into one paragraph."""
+    lines = itertools.takewhile(lambda line: line.startswith("--"), table_sql(name).splitlines())
+    return " ".join(line.removeprefix("--").strip() for line in lines)
+
+
+def table_inputs(name: str) -> list[str]:
+    """The published tables ``name`` is built from: those its SQL names, directly or through a staging table's SQL."""
+
+    def code(table: str) -> str:
+        return re.sub(r"--[^\n]*", "", table_sql(table))
+
+    text = code(name)
+    for table in sorted(set(re.findall(r"\bstg_\w+", text))):
+        if (resources.files("jengu_pipeline.store") / "warehouse_sql" / f"{table}.sql").is_file():
+            text += code(table)
+    return [other for other in WAREHOUSE_TABLES if other != name and re.search(rf"\b{other}\b", text)]
 
 
 def _stage(warehouse: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:

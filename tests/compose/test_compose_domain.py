@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jengu_pipeline.domain.campaigns import CampaignFileError, SendingIdentity, parse_campaign, read_campaign_folder
+from jengu_pipeline.domain.campaigns import CampaignFileError, parse_campaign, read_campaign_folder
 from jengu_pipeline.domain.compose import (
     PROMPTS,
     DraftError,
@@ -20,6 +20,7 @@ from jengu_pipeline.domain.compose import (
     parse_draft,
     render_template,
 )
+from jengu_pipeline.domain.senders import SendingIdentity
 
 SENDER = SendingIdentity(
     sender_name="Mia from Jengu",

@@ -15,6 +15,7 @@ import pytest
 
 from jengu_pipeline.definitions import defs
 from jengu_pipeline.instance import PROJECT_ROOT
+from jengu_pipeline.store.warehouse import WAREHOUSE_TABLES
 
 EXPECTED_ASSETS = {
     "raw_prospects": "ingest",
@@ -24,7 +25,9 @@ EXPECTED_ASSETS = {
     "email_verifications": "enrich",
     "messages": "compose",
     "sends": "send",
+    "replies": "replies",
     "integrity_findings": "integrity",
+    **dict.fromkeys(WAREHOUSE_TABLES, "warehouse"),
 }
 EXPECTED_CHECKS = {
     ("prospects", "prospects_rows_conserved"),
@@ -34,6 +37,9 @@ EXPECTED_CHECKS = {
     ("messages", "messages_cleared_pass_gate"),
     ("sends", "sends_never_after_suppression"),
     ("sends", "sends_within_daily_caps"),
+    ("replies", "replies_all_classified"),
+    ("replies", "replies_no_send_after_suppression"),
+    ("replies", "replies_processed_once"),
     # integrity rules (assets/integrity.py), on the asset each concerns
     ("prospects", "prospects_no_orphan_rows"),
     ("prospects", "prospects_no_duplicate_active_email"),
@@ -47,7 +53,15 @@ EXPECTED_CHECKS = {
     ("messages", "messages_none_in_inactive_campaigns"),
     ("email_verifications", "enrichment_leases_none_expired"),
     ("integrity_findings", "provider_quota_matches_ledger"),
-    ("integrity_findings", "replies_classified_in_time"),
+    ("replies", "replies_classified_in_time"),
+    # the warehouse (assets/warehouse.py), reconciled with the store
+    ("fct_sends", "fct_sends_sent_matches_ledger"),
+    ("mart_funnel", "mart_funnel_never_widens"),
+    ("mart_funnel", "mart_funnel_rates_in_unit_interval"),
+    ("mart_campaign_variants", "mart_campaign_variants_rates_in_unit_interval"),
+    ("mart_inbox_health", "mart_inbox_health_rates_in_unit_interval"),
+    ("mart_provider_costs", "mart_provider_costs_rates_in_unit_interval"),
+    ("mart_reply_intents", "mart_reply_intents_rates_in_unit_interval"),
 }
 """A snapshot of the asset graph: renaming an asset or check breaks operators' and analysts' habits, so it
 must be a deliberate change here."""
@@ -71,6 +85,7 @@ def test_definitions_load_with_the_expected_assets_checks_and_automation() -> No
         "message_approval_job",
         "sending_job",
         "sending_control_job",
+        "replies_job",
         "integrity_job",
         "daily_digest_job",
     }
@@ -82,10 +97,15 @@ def test_definitions_load_with_the_expected_assets_checks_and_automation() -> No
     assert (integrity.cron_schedule, integrity.default_status) == ("30 3 * * *", dg.DefaultScheduleStatus.RUNNING)
     assert defs.resolve_schedule_def("daily_digest_schedule").default_status == dg.DefaultScheduleStatus.RUNNING
     assert defs.resolve_sensor_def("run_failure_alert_sensor").default_status == dg.DefaultSensorStatus.RUNNING
+    assert defs.resolve_sensor_def("reply_ingestion_sensor").default_status == dg.DefaultSensorStatus.RUNNING
+    assert defs.resolve_sensor_def("warehouse_automation_sensor").default_status == dg.DefaultSensorStatus.RUNNING
+    for table in WAREHOUSE_TABLES:
+        assert graph.get(dg.AssetKey(table)).automation_condition is not None, table
 
 
 LAUNCHED_JOBS = {
     "prospect_drop_sensor": "prospect_batch_job",
+    "reply_ingestion_sensor": "replies_job",
     "sending_schedule": "sending_job",
     "integrity_schedule": "integrity_job",
     "daily_digest_schedule": "daily_digest_job",

@@ -337,7 +337,8 @@ def test_daemon_runs_the_pipeline_and_a_sigkill_mid_send_sends_nothing_twice(
             assert started_sensor["startSensor"]["sensorState"]["status"] == "RUNNING", started_sensor
     states = {s["name"]: s["sensorState"]["status"] for s in processes.graphql(SENSORS_QUERY, repo=REPOSITORY)[
         "sensorsOrError"]["results"]}  # fmt: skip
-    assert states == {"prospect_drop_sensor": "RUNNING", "run_failure_alert_sensor": "RUNNING"}
+    assert {"prospect_drop_sensor", "run_failure_alert_sensor"} <= set(states)
+    assert set(states.values()) == {"RUNNING"}, states
 
     # Import, enrich, compose: the drop sensor's named job.
     [batch_run] = processes.wait(

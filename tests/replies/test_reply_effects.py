@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from jengu_pipeline.domain.replies.model import CATEGORIES
 from jengu_pipeline.domain.reply_effects import (
-    CATEGORIES,
     HUMAN,
     PAUSE_WITHOUT_DATE,
     SOFT_BOUNCES_AS_HARD,
