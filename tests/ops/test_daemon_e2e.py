@@ -1,7 +1,9 @@
 """The production topology for real: PostgreSQL for the CRM store and for Dagster (deploy/dagster.yaml), the code
 server, `dagster-webserver` and `dagster-daemon run` as separate processes on loopback (deploy/workspace.yaml), the
-SANDBOX playing every provider. A prospect file dropped into the drop folder is imported, enriched and composed by
-the daemon's runs; the sending schedule, turned on through the webserver's GraphQL API, sends it.
+SANDBOX playing every provider, the clock moved to a weekday morning (JENGU_CLOCK). A prospect file dropped into the
+drop folder is imported, enriched and composed by the daemon's runs; the sending schedule, turned on through the
+webserver's GraphQL API, sends it. (The replies and warehouse sensors are turned off over GraphQL first: their runs
+would only compete for the two cores.)
 
 Then the crash: the daemon is SIGKILLed while a sending tick is half done, and the run's worker with it. The run
 carries on without the daemon until its worker dies; the code server marks it failed; the restarted daemon's run
@@ -50,6 +52,8 @@ PROSPECT_ROWS = 40
 """Rows of the sample file dropped in: enough messages for a sending tick that lasts a few seconds."""
 SEND_GAP_SECONDS = 3
 """Seconds between two sends from one inbox in this test's inbox file, so a tick can be caught half done."""
+SENSORS_UNDER_TEST = {"prospect_drop_sensor", "run_failure_alert_sensor"}
+"""The sensors this test runs; the others (replies, warehouse automation) are turned off for it."""
 
 
 # Processes -------------------------------------------------------------------------------------------------------
@@ -195,9 +199,11 @@ class Deployment:
 LOCATION_QUERY = """{ workspaceOrError { ... on Workspace { locationEntries { name
   locationOrLoadError { __typename } } } } }"""
 SENSORS_QUERY = """query Sensors($repo: RepositorySelector!) { sensorsOrError(repositorySelector: $repo) {
-  ... on Sensors { results { name sensorState { status } } } ... on PythonError { message } } }"""
+  ... on Sensors { results { id name sensorState { status } } } ... on PythonError { message } } }"""
 START_SENSOR = """mutation Start($sensor: SensorSelector!) { startSensor(sensorSelector: $sensor) {
   __typename ... on Sensor { sensorState { status } } ... on PythonError { message } } }"""
+STOP_SENSOR = """mutation Stop($id: String) { stopSensor(id: $id) {
+  __typename ... on StopSensorMutationResult { instigationState { status } } ... on PythonError { message } } }"""
 START_SCHEDULE = """mutation Start($schedule: ScheduleSelector!) { startSchedule(scheduleSelector: $schedule) {
   __typename ... on ScheduleStateResult { scheduleState { status } } ... on PythonError { message } } }"""
 RUNS_QUERY = """query Runs($job: String!) { runsOrError(filter: {pipelineName: $job}) {
@@ -319,7 +325,6 @@ def test_daemon_runs_the_pipeline_and_a_sigkill_mid_send_sends_nothing_twice(
 
     processes.code_server.start()
     processes.webserver.start()
-    processes.daemon.start()
     processes.wait(
         "the code location to load in the webserver",
         lambda: any(
@@ -329,16 +334,20 @@ def test_daemon_runs_the_pipeline_and_a_sigkill_mid_send_sends_nothing_twice(
         timeout=120,
     )
 
-    # Sensors on (the drop sensor is on by default), then the sending schedule, through GraphQL as an operator would.
-    sensors = processes.graphql(SENSORS_QUERY, repo=REPOSITORY)["sensorsOrError"]["results"]
-    for sensor in sensors:
-        if sensor["sensorState"]["status"] != "RUNNING":
-            started_sensor = processes.graphql(START_SENSOR, sensor={**REPOSITORY, "sensorName": sensor["name"]})
-            assert started_sensor["startSensor"]["sensorState"]["status"] == "RUNNING", started_sensor
+    # Before the daemon starts, through GraphQL as an operator would: the sensors this test is about on (the drop
+    # sensor and the failure alerts are on by default), the others off so their runs do not crowd two cores.
+    for sensor in processes.graphql(SENSORS_QUERY, repo=REPOSITORY)["sensorsOrError"]["results"]:
+        running = sensor["sensorState"]["status"] == "RUNNING"
+        if sensor["name"] in SENSORS_UNDER_TEST and not running:
+            answer = processes.graphql(START_SENSOR, sensor={**REPOSITORY, "sensorName": sensor["name"]})
+            assert answer["startSensor"]["sensorState"]["status"] == "RUNNING", answer
+        elif sensor["name"] not in SENSORS_UNDER_TEST and running:
+            answer = processes.graphql(STOP_SENSOR, id=sensor["id"])
+            assert answer["stopSensor"]["instigationState"]["status"] == "STOPPED", answer
     states = {s["name"]: s["sensorState"]["status"] for s in processes.graphql(SENSORS_QUERY, repo=REPOSITORY)[
         "sensorsOrError"]["results"]}  # fmt: skip
-    assert {"prospect_drop_sensor", "run_failure_alert_sensor"} <= set(states)
-    assert set(states.values()) == {"RUNNING"}, states
+    assert {name for name, status in states.items() if status == "RUNNING"} == SENSORS_UNDER_TEST, states
+    processes.daemon.start()
 
     # Import, enrich, compose: the drop sensor's named job.
     [batch_run] = processes.wait(
