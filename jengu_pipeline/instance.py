@@ -2,8 +2,9 @@
 
 DAGSTER_HOME is taken from the environment when set; otherwise it is ``$JENGU_HOME/dagster``, so the UI
 started by ``jengu dev`` and the runs launched by ``jengu import`` / ``jengu demo`` share one history.
-The instance settings come from the repository's ``dagster.yaml`` (SQLite), or ``dagster.postgres.yaml``
-when ``JENGU_DAGSTER_PG_URL`` is set; the chosen file is copied into DAGSTER_HOME when it differs.
+The instance settings come from the file ``JENGU_DAGSTER_INSTANCE`` names, else the production settings
+``deploy/dagster.yaml`` (dagster-postgres) when ``JENGU_DAGSTER_PG_URL`` is set, else the repository's ``dagster.yaml``
+(SQLite); the chosen file is copied into DAGSTER_HOME when it differs.
 """
 
 from __future__ import annotations
@@ -25,9 +26,17 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DAGSTER_PG_URL_VARIABLE = "JENGU_DAGSTER_PG_URL"
 
 
+INSTANCE_FILE_VARIABLE = "JENGU_DAGSTER_INSTANCE"
+PRODUCTION_INSTANCE = PROJECT_ROOT / "deploy" / "dagster.yaml"
+"""The instance settings of a production deployment: PostgreSQL storage, run queue limits, run monitoring."""
+
+
 def instance_template() -> Path:
-    name = "dagster.postgres.yaml" if os.environ.get(DAGSTER_PG_URL_VARIABLE) else "dagster.yaml"
-    return PROJECT_ROOT / name
+    """``JENGU_DAGSTER_INSTANCE`` when set (a deployment names its variant, e.g. deploy/docker/dagster.yaml, so every
+    process writes the same file), else the production settings on PostgreSQL, else the local SQLite ones."""
+    if os.environ.get(INSTANCE_FILE_VARIABLE):
+        return Path(os.environ[INSTANCE_FILE_VARIABLE])
+    return PRODUCTION_INSTANCE if os.environ.get(DAGSTER_PG_URL_VARIABLE) else PROJECT_ROOT / "dagster.yaml"
 
 
 def prepare_dagster_home(settings: Settings) -> Path:

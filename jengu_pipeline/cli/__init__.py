@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from jengu_pipeline.cli.backup import backup_command, restore_command
 from jengu_pipeline.cli.campaigns import campaign
 from jengu_pipeline.cli.common import CliState, JenguGroup
 from jengu_pipeline.cli.ingest import batches, export, import_command, sql
@@ -45,6 +46,8 @@ COMMANDS: tuple[click.Command, ...] = (
     warehouse,
     report,
     batches,
+    backup_command,
+    restore_command,
 )
 """Every top-level command and group, one line each: a new group is one import and one line here."""
 

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import dagster as dg
 import dns.resolver
 from pydantic import Field
 
+from jengu_pipeline import clock
 from jengu_pipeline.domain.compose import signed_as
 from jengu_pipeline.domain.inboxes import InboxConfig, InboxFile, read_inbox_file
 from jengu_pipeline.domain.outbound import (
@@ -445,7 +446,7 @@ class SendingResource(dg.ConfigurableResource):
             self.inbox_config(),
             alert=alert,
             claimed_by=claimed_by,
-            clock=simulated_clock(at) if at else (lambda: datetime.now(UTC)),
+            clock=simulated_clock(at) if at else clock.now,
             rng=rng or random.Random(),
             smtp_override=self.smtp_override(),
             sandbox=self.sandbox,

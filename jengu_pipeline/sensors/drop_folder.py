@@ -6,6 +6,7 @@ import dagster as dg
 
 from jengu_pipeline.batch_files import stage_file
 from jengu_pipeline.domain.prospect_files import ProspectFileError, check_prospect_file
+from jengu_pipeline.jobs.batches import prospect_batch_job
 from jengu_pipeline.partitions import PROSPECT_BATCHES, prospect_batches
 from jengu_pipeline.settings import get_settings
 
@@ -13,10 +14,11 @@ PROSPECT_FILE_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
 @dg.sensor(
-    target=dg.AssetSelection.groups("ingest", "enrich"),
+    job=prospect_batch_job,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Registers each new file in the drop folder as a prospect batch and materialises it.",
+    description="Registers each new file in the drop folder as a prospect batch and launches its prospect_batch_job "
+    "(import, enrich, compose).",
 )
 def prospect_drop_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
     """Bounded work per tick; the cursor (last ``(mtime, name)``) only advances over files handled here.
