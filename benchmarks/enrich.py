@@ -41,7 +41,7 @@ def run_pipeline(sandbox: Any, pairs: list[tuple[Any, Any]], home: Path) -> dict
     import dagster as dg
 
     from jengu_pipeline.domain.emails import Person
-    from jengu_pipeline.resources.calls import ProviderLimits
+    from jengu_pipeline.resources.call_policy import ProviderLimits
     from jengu_pipeline.resources.verify import VerifierResource
     from jengu_pipeline.sandbox import SANDBOX_KEYS
 
@@ -78,7 +78,9 @@ def run_pipeline(sandbox: Any, pairs: list[tuple[Any, Any]], home: Path) -> dict
 
 def run_baseline(sandbox: Any, pairs: list[tuple[Any, Any]], home: Path) -> dict[str, Any]:
     from jengu_pipeline.domain.emails import candidates
-    from jengu_pipeline.resources.calls import ProviderCaller, ProviderLimits, metered, run_batch
+    from jengu_pipeline.resources.call_ledger import metered
+    from jengu_pipeline.resources.call_policy import ProviderLimits
+    from jengu_pipeline.resources.calls import ProviderCaller, run_batch
     from jengu_pipeline.resources.verify import MillionVerifier
     from jengu_pipeline.sandbox import SANDBOX_KEYS
     from jengu_pipeline.store import open_store

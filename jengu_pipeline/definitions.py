@@ -16,7 +16,6 @@ from jengu_pipeline.assets.ingest import (
 )
 from jengu_pipeline.assets.integrity import (
     integrity_asset_checks,
-    integrity_check_selection,
     integrity_findings,
     integrity_job,
     integrity_schedule,
@@ -29,6 +28,7 @@ from jengu_pipeline.assets.replies import (
 )
 from jengu_pipeline.assets.send import sends, sends_never_after_suppression, sends_within_daily_caps
 from jengu_pipeline.assets.warehouse import warehouse, warehouse_automation_sensor
+from jengu_pipeline.jobs.batches import ingest_job, prospect_batch_job
 from jengu_pipeline.jobs.campaign_lifecycle import campaign_lifecycle_job
 from jengu_pipeline.jobs.campaigns import campaign_membership_job
 from jengu_pipeline.jobs.messages import message_approval_job
@@ -42,24 +42,6 @@ from jengu_pipeline.sensors.replies import replies_job, reply_ingestion_sensor
 from jengu_pipeline.sensors.sending import sending_job, sending_schedule
 
 init_sentry()  # errors of the webserver, the daemon and every run go to Sentry when JENGU_SENTRY_DSN is set
-
-ingest_job = dg.define_asset_job(
-    name="ingest_job",
-    selection=dg.AssetSelection.groups("ingest") - integrity_check_selection,
-    description="Import one prospect batch: read the file, normalise, deduplicate, keep rejects.",
-    tags={"jengu/lane": "ingest"},
-)
-
-prospect_batch_job = dg.define_asset_job(
-    name="prospect_batch_job",
-    selection=dg.AssetSelection.groups("ingest", "enrich", "compose") - integrity_check_selection,
-    description=(
-        "The main job for one batch: import it, find each hotel's website and each person's address, then write "
-        "the first message of every active campaign."
-    ),
-    tags={"jengu/lane": "ingest"},
-)
-
 
 defs = dg.Definitions(
     assets=[

@@ -3,12 +3,15 @@ Dagster instance like a scheduled run."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
 import dagster as dg
 
 from jengu_pipeline.imports import QUIET_CONSOLE
+from jengu_pipeline.instance import owned_run, reap_abandoned_runs, run_owners_dir, wait_for_pool_slots_without_spinning
+from jengu_pipeline.settings import get_settings
 
 
 class TickFailedError(RuntimeError):
@@ -20,12 +23,17 @@ def _run_tick(
 ) -> dict[str, Any]:
     from jengu_pipeline.definitions import defs
 
-    result = defs.resolve_job_def(job).execute_in_process(
-        run_config={**QUIET_CONSOLE, "ops": ops_config},
-        instance=instance,
-        raise_on_error=False,
-        tags={"jengu/lane": lane},
-    )
+    reap_abandoned_runs(instance)  # a killed tick must not hold its pool (smtp, crm_writer) for ever
+    wait_for_pool_slots_without_spinning()
+    run_id = str(uuid.uuid4())
+    with owned_run(run_owners_dir(get_settings()), run_id) as owner:
+        result = defs.resolve_job_def(job).execute_in_process(
+            run_config={**QUIET_CONSOLE, "ops": ops_config},
+            instance=instance,
+            run_id=run_id,
+            raise_on_error=False,
+            tags={"jengu/lane": lane, **owner},
+        )
     if not result.success:
         failure = next((event for event in result.all_events if event.is_failure), None)
         raise TickFailedError(f"{job} failed: {failure.message if failure else 'see the run log'}")

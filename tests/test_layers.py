@@ -1,4 +1,5 @@
-"""Every import in the package points down the layers, and only the demo and the CLI reach the sandbox.
+"""Every import in the package points down the layers, only the demo and the CLI reach the sandbox, and no
+module imports another's private (``_underscored``) names.
 
 domain -> config -> store -> resources -> servers -> assets/jobs/sensors -> definitions -> runs -> cli: a module may import
 its own layer or any lower one, never a higher one. Imports inside functions count as much as those at the top:
@@ -71,6 +72,23 @@ def imports_of(root: Path, package: str) -> list[Import]:
     return found
 
 
+def private_imports(root: Path, package: str) -> list[str]:
+    """Each ``from <package module> import _name`` (dunders apart), as `file:line: name`: a name shared between
+    modules is public, or lives where it is used."""
+    found: list[str] = []
+    for path in sorted(root.rglob("*.py")):
+        module = module_name(root, path, package)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if not isinstance(node, ast.ImportFrom) or not (node.level or (node.module or "").split(".")[0] == package):
+                continue
+            found += [
+                f"{module}:{node.lineno}: {alias.name}"
+                for alias in node.names
+                if alias.name.startswith("_") and not alias.name.startswith("__")
+            ]
+    return found
+
+
 def layer_of(module: str) -> str:
     """The layer of a module (``sandbox`` apart); a module no layer names is an error, so new ones get placed."""
     top = module.split(".")[1] if "." in module else ""
@@ -106,6 +124,11 @@ def test_every_import_in_the_package_points_down_the_layers() -> None:
     root = Path(jengu_pipeline.__file__).parent
     assert imports_of(root, "jengu_pipeline"), "the walk found no imports at all"
     assert violations(root, "jengu_pipeline") == []
+
+
+def test_no_module_imports_a_private_name_of_another() -> None:
+    root = Path(jengu_pipeline.__file__).parent
+    assert private_imports(root, "jengu_pipeline") == []
 
 
 def write_tree(root: Path, files: dict[str, str]) -> Path:
@@ -176,3 +199,16 @@ def test_a_module_without_a_layer_is_named(tmp_path: Path) -> None:
     )
     with pytest.raises(LookupError, match=r"pkg\.stray: no layer"):
         violations(root, "pkg")
+
+
+def test_a_private_name_imported_from_another_module_is_named(tmp_path: Path) -> None:
+    root = write_tree(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "domain/names.py": "_RULES = 1\nPUBLIC = 2\n__all__ = ['PUBLIC']\n",
+            "domain/gate.py": "from pkg.domain.names import _RULES, PUBLIC, __all__\nfrom .names import _RULES as rules\n",
+            "store/rows.py": "from os import _exit\n",
+        },
+    )
+    assert private_imports(root, "pkg") == ["pkg.domain.gate:1: _RULES", "pkg.domain.gate:2: _RULES"]

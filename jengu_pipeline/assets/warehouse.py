@@ -149,8 +149,7 @@ def _table_metadata(connection: duckdb.DuckDBPyConnection, table: str) -> dict[s
         [table],
     ).fetchall()
     shown = ", ".join(f'"{name}"' for name, _ in columns if name not in PREVIEW_HIDDEN)
-    preview = pl.from_arrow(connection.execute(f"SELECT {shown} FROM {table} LIMIT {PREVIEW_ROWS}").arrow())
-    assert isinstance(preview, pl.DataFrame)
+    preview = connection.execute(f"SELECT {shown} FROM {table} LIMIT {PREVIEW_ROWS}").pl()  # an empty table too
     with pl.Config(
         tbl_formatting="MARKDOWN",
         tbl_hide_column_data_types=True,

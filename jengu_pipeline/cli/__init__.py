@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
+from jengu_pipeline.cli.backup import backup_command, restore_command
 from jengu_pipeline.cli.campaigns import campaign
 from jengu_pipeline.cli.common import CliState, JenguGroup
-from jengu_pipeline.cli.ingest import export, import_command, sql
+from jengu_pipeline.cli.ingest import batches, export, import_command, sql
 from jengu_pipeline.cli.integrity import integrity
 from jengu_pipeline.cli.messages import messages
 from jengu_pipeline.cli.metrics import metrics
@@ -44,6 +45,9 @@ COMMANDS: tuple[click.Command, ...] = (
     sandbox_command,
     warehouse,
     report,
+    batches,
+    backup_command,
+    restore_command,
 )
 """Every top-level command and group, one line each: a new group is one import and one line here."""
 

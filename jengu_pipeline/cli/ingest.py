@@ -1,4 +1,5 @@
-"""``jengu import``, ``jengu export`` and ``jengu sql``: prospects in, rows out, read-only questions."""
+"""``jengu import``, ``jengu batches``, ``jengu export`` and ``jengu sql``: prospects in, where each batch stands,
+rows out, read-only questions."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ import duckdb
 import polars as pl
 import psycopg
 
-from jengu_pipeline.cli.common import emit_json, first_line
+from jengu_pipeline.cli.common import debug_enabled, emit_json, first_line
 from jengu_pipeline.domain.sql_guard import SqlRefused
 from jengu_pipeline.instance import dagster_instance
 from jengu_pipeline.settings import get_settings
-from jengu_pipeline.store import CrmStore, StoreError
+from jengu_pipeline.store import CrmStore, StoreError, open_store
+from jengu_pipeline.store.ingest import BatchStatus, batch_statuses
 from jengu_pipeline.store.read_only import read_table, run_read_only_query
 
 EXPORTABLE_TABLES = ("prospects", "rejected_rows", "activities")
@@ -50,8 +52,12 @@ def sql(query: str, output_format: str) -> None:
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Last line: one JSON object with the batch's counts.")
 def import_command(file: Path, as_json: bool) -> None:
-    """Import a prospect FILE (Sales Navigator export or CSV) as a batch and materialise it now."""
-    from jengu_pipeline.imports import ImportFailedError, ProgressCallback, import_file
+    """Import a prospect FILE (Sales Navigator export or CSV) as a batch and materialise it now.
+
+    A file that cannot be imported is refused in one line naming it and the reason, exit 1, with nothing staged
+    (``jengu --debug import`` shows the traceback and the run's log).
+    """
+    from jengu_pipeline.imports import QUIET_CONSOLE, SILENT_CONSOLE, ImportFailedError, ProgressCallback, import_file
 
     settings = get_settings()
     instance = dagster_instance(settings)
@@ -65,9 +71,11 @@ def import_command(file: Path, as_json: bool) -> None:
                 bar.update(done - bar.pos)
 
         try:
-            summary = import_file(file, settings, instance, progress).summary
+            console = QUIET_CONSOLE if debug_enabled() else SILENT_CONSOLE
+            imported = import_file(file, settings, instance, progress=progress, console=console)
         except ImportFailedError as error:
             raise click.ClickException(str(error)) from error
+    summary = imported.summary
     if as_json:
         emit_json(
             {
@@ -77,13 +85,59 @@ def import_command(file: Path, as_json: bool) -> None:
                 "rejected": summary.rejected,
                 "duplicates": summary.duplicates,
                 "new_prospects": summary.new_prospects,
+                "state": imported.state,
             }
         )
     else:
         click.echo(
-            f"batch {summary.batch_id}: {summary.rows} rows, {summary.accepted} accepted "
+            f"batch {summary.batch_id} {imported.state}: {summary.rows} rows, {summary.accepted} accepted "
             f"({summary.new_prospects} new, {summary.duplicates} duplicates), {summary.rejected} rejected"
         )
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help='Last line: one JSON object, {"batches": [...]}.')
+def batches(as_json: bool) -> None:
+    """Every import batch, newest first, with its state (importing, imported, failed), counts and reason.
+
+    A batch left ``importing`` by an import whose process died is marked ``failed`` first: import its file again
+    to redo it.
+    """
+    from jengu_pipeline.imports import settle_abandoned_batches
+
+    settings = get_settings()
+    store = open_store(settings.store_url)
+    settle_abandoned_batches(store, dagster_instance(settings))
+    statuses = batch_statuses(store)
+    if as_json:
+        emit_json({"batches": [_status_json(status) for status in statuses]})
+        return
+    if not statuses:
+        click.echo("no batches")
+    for status in statuses:
+        counts = status.summary
+        line = (
+            f"{status.batch_id}  {status.state:<9}  {counts.rows} rows, {counts.accepted} accepted, "
+            f"{counts.rejected} rejected  {status.updated_at:%Y-%m-%d %H:%M} UTC"
+        )
+        click.echo(line + (f"  ({status.reason})" if status.reason else ""))
+
+
+def _status_json(status: BatchStatus) -> dict[str, object]:
+    counts = status.summary
+    return {
+        "batch_id": status.batch_id,
+        "name": status.name,
+        "state": status.state,
+        "reason": status.reason,
+        "run_id": status.run_id,
+        "updated_at": status.updated_at.isoformat(),
+        "rows": counts.rows,
+        "accepted": counts.accepted,
+        "rejected": counts.rejected,
+        "duplicates": counts.duplicates,
+        "new_prospects": counts.new_prospects,
+    }
 
 
 @click.command()

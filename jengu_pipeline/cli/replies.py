@@ -14,12 +14,14 @@ import click
 
 from jengu_pipeline import clock
 from jengu_pipeline.cli.common import emit_json, first_line, with_store
-from jengu_pipeline.domain.replies import ReplyClassification, classify_reply, parse_reply
+from jengu_pipeline.domain.inboxes import InboxFile, InboxFileError
+from jengu_pipeline.domain.replies import ReplyClassification
 from jengu_pipeline.instance import dagster_instance
-from jengu_pipeline.resources.replies import ReplySourceError, reclassify, unsubscribe_addresses
-from jengu_pipeline.resources.wiring import resources
+from jengu_pipeline.resources.replies import ReplyMailboxResource, ReplySourceError, reclassify, unsubscribe_addresses
+from jengu_pipeline.resources.reply_classifier import ReplyClassifier
+from jengu_pipeline.resources.wiring import mailbox_resource
 from jengu_pipeline.settings import get_settings
-from jengu_pipeline.store import CrmStore
+from jengu_pipeline.store import CrmStore, open_store
 from jengu_pipeline.ticks import TickFailedError, run_replies_tick
 
 CSV_COLUMNS = ("file", "category", "failed_recipients", "detail", "return_date")
@@ -66,33 +68,47 @@ def replies() -> None:
     multiple=True,
     help="A mailto: unsubscribe mailbox; mail to it is an unsubscribe (default: the inbox file's).",
 )
-def classify(paths: tuple[Path, ...], output: str, received_on: datetime | None, unsubscribe: tuple[str, ...]) -> None:
-    """Classify .eml files (or Maildirs) without touching the store: one CSV row or JSON line per message."""
-    mailboxes = unsubscribe or tuple(_configured_unsubscribe())
+@click.option("--llm", is_flag=True, help="Ask the configured LLM for a second opinion on a person's intent.")
+def classify(
+    paths: tuple[Path, ...], output: str, received_on: datetime | None, unsubscribe: tuple[str, ...], llm: bool
+) -> None:
+    """Classify .eml files (or Maildirs) without changing the store (--llm records its calls in the ledger)."""
+    files = list(_messages(paths))
+    if not files:
+        raise click.ClickException(f"no message files found in {', '.join(map(str, paths))}")
+    mailboxes = mailbox_resource()
+    config = _inbox_config(mailboxes) if llm or not unsubscribe else None
+    classifier = (
+        mailboxes.classifier(open_store(get_settings().store_url), config, llm=True)
+        if llm
+        else ReplyClassifier(unsubscribe_addresses(config))
+    )
+    if llm and classifier.chat is None:
+        raise click.ClickException("--llm: no LLM is configured (JENGU_LLM_API_KEY, JENGU_LLM_BASE_URL, ...)")
+    if unsubscribe:
+        classifier.unsubscribe = frozenset(address.lower() for address in unsubscribe)
+    day = received_on.date() if received_on else None
+    results = classifier.classify([(path.read_bytes(), day) for path in files])
     writer = csv.DictWriter(sys.stdout, CSV_COLUMNS, lineterminator="\n") if output == "csv" else None
     if writer is not None:
         writer.writeheader()
-    counts: Counter[str] = Counter()
-    for path in _messages(paths):
-        parsed = parse_reply(path.read_bytes())
-        day = received_on.date() if received_on else (parsed.date.date() if parsed.date else clock.now().date())
-        result = classify_reply(parsed, received_on=day, unsubscribe_addresses=mailboxes)
-        counts[result.category] += 1
+    for path, (_, result) in zip(files, results, strict=True):
         row = _row(path, result)
         if writer is not None:
             writer.writerow(row)
         else:
             click.echo(json.dumps({**row, "language": result.language, "signals": list(result.signals)}))
-    if not counts:
-        raise click.ClickException(f"no message files found in {', '.join(map(str, paths))}")
+    counts = Counter(result.category for _, result in results)
     click.echo(", ".join(f"{category} {n}" for category, n in counts.most_common()), err=True)
 
 
-def _configured_unsubscribe() -> frozenset[str]:
+def _inbox_config(mailboxes: ReplyMailboxResource) -> InboxFile | None:
+    """The inbox file when there is a valid one: classifying files works without it."""
     try:
-        return unsubscribe_addresses(resources()["mailboxes"].inbox_config())  # type: ignore[attr-defined]
-    except Exception:
-        return frozenset()
+        return mailboxes.inbox_config()
+    except InboxFileError as error:
+        click.echo(f"note: inbox file not used: {first_line(error)}", err=True)
+        return None
 
 
 @replies.command("fetch")
@@ -118,17 +134,18 @@ def fetch(as_json: bool) -> None:
 @replies.command("reclassify")
 @click.argument("reply_ids", nargs=-1)
 @click.option("--all", "every", is_flag=True, help="Every stored reply.")
+@click.option("--llm", is_flag=True, help="With the LLM's second opinion on intent (default: JENGU_REPLY_LLM).")
 @click.option("--json", "as_json", is_flag=True)
-def reclassify_command(reply_ids: tuple[str, ...], every: bool, as_json: bool) -> None:
+def reclassify_command(reply_ids: tuple[str, ...], every: bool, llm: bool, as_json: bool) -> None:
     """Classify stored replies again from their raw bytes (after a classifier change); prints what changed."""
     if not reply_ids and not every:
         raise click.UsageError("name reply ids, or --all")
 
     def work(store: CrmStore) -> list[tuple[str, str | None, str]]:
         ids = reply_ids or tuple(store.query("SELECT reply_id FROM replies ORDER BY received_at")["reply_id"])
-        mailbox = resources()["mailboxes"]
-        unsubscribe = unsubscribe_addresses(mailbox.inbox_config())  # type: ignore[attr-defined]
-        return reclassify(store, list(ids), now=clock.now, unsubscribe=unsubscribe)
+        mailboxes = mailbox_resource()
+        classifier = mailboxes.classifier(store, mailboxes.inbox_config(), llm=llm or None)
+        return reclassify(store, list(ids), now=clock.now, classifier=classifier)
 
     changes = with_store(work)
     changed = [(reply_id, old, new) for reply_id, old, new in changes if old != new]

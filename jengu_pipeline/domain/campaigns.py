@@ -16,18 +16,25 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pycountry
-import yaml
-from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from jengu_pipeline.domain.compose import PROMPTS, known_templates
 from jengu_pipeline.domain.senders import SendingIdentity
 from jengu_pipeline.domain.sequences import CampaignHealthRules, StepVariant
-from jengu_pipeline.domain.yaml_files import StrictModel, Text
+from jengu_pipeline.domain.yaml_files import ConfigFileError, StrictModel, Text, validate_yaml
 
 CampaignStatus = Literal["draft", "active", "paused", "completed"]
 StopCondition = Literal["replied", "bounced", "unsubscribed", "meeting_booked", "complained", "company_reply"]
 Tier = Literal["hot", "warm", "cold"]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+
+MAX_DELAY_DAYS = 365
+"""A follow-up a year after the previous step is the longest wait a sequence may have."""
+MAX_VARIANT_WEIGHT = 1000
+"""Weights are proportions: 1000 to 1 is already a split no A/B test can read."""
+MAX_STEPS = 20
+MAX_VARIANTS = 20
+MAX_DAILY_NEW_PROSPECTS = 10_000
 
 DEFAULT_STOP_CONDITIONS: tuple[StopCondition, ...] = ("replied", "bounced", "unsubscribed", "meeting_booked")
 CAMPAIGN_FILE_SUFFIXES = (".yaml", ".yml")
@@ -71,7 +78,7 @@ class Step(StrictModel):
     ``company_reply`` (anyone at the prospect's company domain replied).
     """
 
-    delay_days: int = Field(ge=0)
+    delay_days: int = Field(ge=0, le=MAX_DELAY_DAYS)
     stop_on: list[StopCondition] = Field(default_factory=lambda: list(DEFAULT_STOP_CONDITIONS))
     prompt: Text | None = None
     template: Text | None = Field(default=None, description="a Jinja2 template name")
@@ -115,7 +122,7 @@ class Variant(StrictModel):
     """An A/B arm; prospects are split across arms in proportion to the weights."""
 
     name: Slug
-    weight: float = Field(default=1.0, gt=0)
+    weight: float = Field(default=1.0, gt=0, le=MAX_VARIANT_WEIGHT)
     description: str | None = None
 
 
@@ -130,16 +137,26 @@ class Campaign(StrictModel):
     value_proposition: str | None = None
     audience: AudienceRules = Field(default_factory=AudienceRules)
     sender: SendingIdentity
-    steps: list[Step] = Field(min_length=1)
-    variants: list[Variant] = Field(default_factory=list)
+    steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
+    variants: list[Variant] = Field(default_factory=list, max_length=MAX_VARIANTS)
     requires_approval: bool = Field(default=False, description="messages wait for `jengu messages approve`")
     business_days: bool = Field(default=False, description="count delay_days in the prospect's working days")
-    daily_new_prospects: int | None = Field(default=None, ge=1, description="first touches a sending day, at most")
+    daily_new_prospects: int | None = Field(
+        default=None, ge=1, le=MAX_DAILY_NEW_PROSPECTS, description="first touches a sending day, at most"
+    )
     stop_on: list[StopCondition] = Field(default_factory=list, description="stop conditions of every step")
     health: CampaignHealthRules = Field(default_factory=CampaignHealthRules)
     allowed_link_domains: list[str] = Field(
         default_factory=list, description="domains a message may link to, besides the sender's own"
     )
+
+    @field_validator("name")
+    @classmethod
+    def _named_as_its_file(cls, name: str, info: ValidationInfo) -> str:
+        stem = (info.context or {}).get("file_stem")
+        if stem is not None and name != stem:
+            raise ValueError(f"should be the file's name {stem!r} (one file per campaign)")
+        return name
 
     @field_validator("allowed_link_domains")
     @classmethod
@@ -193,12 +210,8 @@ class Campaign(StrictModel):
         return assign_variant(self.name, prospect_id, [(v.name, v.weight) for v in self.variants])
 
 
-class CampaignFileError(ValueError):
-    """One or more campaign files are invalid; each line names the file and the field (or YAML line)."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = list(problems)
+class CampaignFileError(ConfigFileError):
+    """One or more campaign files are invalid; each line names the file, the line and the field."""
 
 
 @dataclass(frozen=True)
@@ -210,46 +223,12 @@ class CampaignFile:
     content_hash: str
 
 
-class _Yaml12Loader(yaml.SafeLoader):
-    """Booleans are only true/false as in YAML 1.2: YAML 1.1 would read the country code NO as False."""
-
-
-_Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
-def _field_path(location: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in location) or "(campaign)"
-
-
 def parse_campaign(text: str, source: str) -> Campaign:
-    """Validate one file's text; ``source`` is the name used in error messages."""
+    """Validate one file's text; ``source`` is the name used in error messages (with the line of each field)."""
     try:
-        data = yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 (a SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = f"line {mark.line + 1}: " if mark is not None else ""
-        raise CampaignFileError([f"{source}: {line}YAML syntax error: {error.problem or error}"]) from error
-    except yaml.YAMLError as error:
-        raise CampaignFileError([f"{source}: YAML error: {error}"]) from error
-    if not isinstance(data, dict):
-        raise CampaignFileError([f"{source}: a campaign file must be a mapping of fields, got {type(data).__name__}"])
-    try:
-        campaign = Campaign.model_validate(data)
-    except ValidationError as error:
-        problems = [
-            f"{source}: {_field_path(e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in error.errors()
-        ]
-        raise CampaignFileError(problems) from error
-    stem = Path(source).stem
-    if campaign.name != stem:
-        raise CampaignFileError([f"{source}: name: should be the file's name {stem!r} (one file per campaign)"])
-    return campaign
+        return validate_yaml(Campaign, text, source, "(campaign)", context={"file_stem": Path(source).stem})
+    except ConfigFileError as error:
+        raise CampaignFileError(error.problems) from error
 
 
 def read_campaign_folder(folder: Path) -> list[CampaignFile]:

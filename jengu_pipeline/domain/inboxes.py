@@ -36,6 +36,9 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 DkimSelector = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$")]
 
 ABSOLUTE_DAILY_CEILING = 50
+DailyCap = Annotated[int, Field(ge=1, le=ABSOLUTE_DAILY_CEILING)]
+MAX_INBOXES = 500
+"""Every number in the file has a range: a typo of a few zeros is an error, not a setting."""
 # What Google- and Microsoft-hosted inboxes tolerate from cold outreach once warmed up (DESIGN.md).
 PROVIDER_CEILINGS: dict[HostProvider, int] = {"google": 30, "microsoft": 15, "other": ABSOLUTE_DAILY_CEILING}
 
@@ -109,7 +112,7 @@ class InboxConfig(StrictModel):
     smtp: SmtpConfig
     imap: ImapConfig | None = None
     warmup_start: date
-    daily_cap: int | None = Field(default=None, ge=1, le=ABSOLUTE_DAILY_CEILING)
+    daily_cap: DailyCap | None = None
     dkim_selector: DkimSelector | None = None
     dkim_key_env: EnvVarName | None = Field(default=None, description="env var holding the PEM private key")
     preflight_override: bool = Field(default=False, description="send although the sender-domain checks fail")
@@ -237,16 +240,18 @@ class SendingRules(StrictModel):
     schedule: str = Field(default="*/5 8-18 * * 1-6", description="cron of the sending ticks")
     schedule_timezone: str = Field(default="UTC", description="the schedule's zone; its date is the sending day")
     pace_over_day: bool = Field(default=True, description="spread each inbox's day over the day's ticks")
-    global_daily_cap: int | None = Field(default=None, ge=1, description="all inboxes together; none: their sum")
-    warmup_stages: list[int] = Field(default_factory=lambda: [5, 10, 15, 20, 25], min_length=1)
-    warmup_stage_days: int = Field(default=7, ge=1)
-    min_gap_seconds: int = Field(default=60, ge=0, description="between two sends from one inbox")
-    gap_jitter_seconds: int = Field(default=30, ge=0, description="random extra on top of min_gap_seconds")
+    global_daily_cap: int | None = Field(
+        default=None, ge=1, le=MAX_INBOXES * ABSOLUTE_DAILY_CEILING, description="all inboxes together; none: their sum"
+    )
+    warmup_stages: list[DailyCap] = Field(default_factory=lambda: [5, 10, 15, 20, 25], min_length=1, max_length=52)
+    warmup_stage_days: int = Field(default=7, ge=1, le=90)
+    min_gap_seconds: int = Field(default=60, ge=0, le=3600, description="between two sends from one inbox")
+    gap_jitter_seconds: int = Field(default=30, ge=0, le=3600, description="random extra on top of min_gap_seconds")
     skip_probability: float = Field(default=0.0, ge=0, lt=1, description="chance an eligible message waits a tick")
     risky_share: float = Field(default=0.2, ge=0, le=1, description="of an inbox's day for catch-all addresses")
     bounce_pause_rate: float = Field(default=0.02, gt=0, le=1)
-    bounce_window: int = Field(default=100, ge=1, description="the inbox's last sends judged")
-    bounce_min_sends: int = Field(default=20, ge=1, description="sends before the rate is judged")
+    bounce_window: int = Field(default=100, ge=1, le=10_000, description="the inbox's last sends judged")
+    bounce_min_sends: int = Field(default=20, ge=1, le=10_000, description="sends before the rate is judged")
     unsubscribe_url: str | None = Field(default=None, description="https base of the one-click unsubscribe link")
     unsubscribe_mailto: str | None = Field(default=None, description="none: the sending inbox's own address")
 
@@ -309,9 +314,9 @@ class SendingRules(StrictModel):
 class InboxFile(StrictModel):
     """The whole file: the inboxes and the rules they send by."""
 
-    inboxes: list[InboxConfig] = Field(min_length=1)
+    inboxes: list[InboxConfig] = Field(min_length=1, max_length=MAX_INBOXES)
     sending: SendingRules = Field(default_factory=SendingRules)
-    reply_mailboxes: list[ReplyMailbox] = Field(default_factory=list)
+    reply_mailboxes: list[ReplyMailbox] = Field(default_factory=list, max_length=MAX_INBOXES)
 
     @field_validator("inboxes")
     @classmethod

@@ -28,7 +28,7 @@ from urllib.parse import unquote
 
 from anyascii import anyascii
 
-from jengu_pipeline.domain.normalise import _TLD_EXTRACT
+from jengu_pipeline.domain.normalise import host_registrable_domain
 
 Rule = Literal[
     "template_syntax",  # Jinja/Mustache/ERB tags or their stray delimiters
@@ -295,16 +295,17 @@ def _host(url: str) -> str:
     return host.strip("[]").rstrip(".").lower()
 
 
-def _registrable(host: str) -> str | None:
-    """Registrable domain of a host ("mail.jengu.example" -> "jengu.example"); None without a public suffix."""
-    parts = _TLD_EXTRACT(host.lower())
-    if not parts.domain or not parts.suffix:
-        return None
-    return parts.top_domain_under_public_suffix
-
-
 def _email_origin(address: str) -> str:
-    return _registrable(address.rpartition("@")[2]) or address.casefold()
+    return host_registrable_domain(address.rpartition("@")[2]) or address.casefold()
+
+
+def _bare_link_domain(host: str) -> str | None:
+    """The domain a bare host links to; a host that is itself a public suffix (``x0.com``, ``github.io``) is
+    a link to exactly that host, not "no link"."""
+    domain = host_registrable_domain(host)
+    if domain is None and "." in host.strip(".") and host_registrable_domain(f"x.{host}") is not None:
+        return host.lower()
+    return domain
 
 
 def _links_and_emails(text: str) -> tuple[list[_Link], list[str]]:
@@ -317,16 +318,16 @@ def _links_and_emails(text: str) -> tuple[list[_Link], list[str]]:
         if match.group("email"):
             emails.append(token)
         elif match.group("bare"):
-            domain = _registrable(match.group("host"))
+            domain = _bare_link_domain(match.group("host"))
             if domain is not None:  # "e.g." or "file.txt" is no link
                 links.append(_Link(token, domain))
         else:
-            links.append(_Link(token, _registrable(_host(token))))
+            links.append(_Link(token, host_registrable_domain(_host(token))))
     return links, emails
 
 
 def _allowed_domains(context: GateContext) -> frozenset[str]:
-    return frozenset(filter(None, (_registrable(_host(domain)) for domain in context.allowed_link_domains)))
+    return frozenset(filter(None, (host_registrable_domain(_host(domain)) for domain in context.allowed_link_domains)))
 
 
 def _link_allowed(link: _Link, domains: frozenset[str]) -> bool:
@@ -337,7 +338,7 @@ def _email_allowed(address: str, context: GateContext, domains: frozenset[str]) 
     own = {context.sender_email, context.reply_to or "", context.recipient_email}
     if address.casefold() in {email.casefold() for email in own if email}:
         return True
-    return "@" in address and _registrable(address.rpartition("@")[2]) in domains
+    return "@" in address and host_registrable_domain(address.rpartition("@")[2]) in domains
 
 
 def _link_findings(links: Iterable[_Link], domains: frozenset[str]) -> Iterator[Finding]:

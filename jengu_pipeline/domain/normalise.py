@@ -571,6 +571,16 @@ def registrable_domain(value: str | None) -> str | None:
     return domain
 
 
+def host_registrable_domain(host: str) -> str | None:
+    """Registrable domain of a bare host ("mail.jengu.example" -> "jengu.example") under the bundled Public
+    Suffix List; None without a public suffix. Unlike :func:`registrable_domain`, aggregators are kept.
+    """
+    parts = _TLD_EXTRACT(host.lower())
+    if not parts.domain or not parts.suffix:
+        return None
+    return parts.top_domain_under_public_suffix
+
+
 # --------------------------------------------------------------------------- places
 
 _PLACE_DROP = re.compile(r"[.'’]")

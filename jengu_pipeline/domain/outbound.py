@@ -25,8 +25,8 @@ from email.policy import SMTP
 import dkim
 from email_validator import EmailNotValidError, validate_email
 
-from jengu_pipeline.domain.campaigns import SendingIdentity
 from jengu_pipeline.domain.compose import resignable
+from jengu_pipeline.domain.senders import SendingIdentity
 
 # refold_source="none": List-Unsubscribe is stored pre-folded (one URI a line) because the policy would turn
 # a URI longer than a line into RFC 2047 encoded words, which no mail client reads as a URI.

@@ -23,6 +23,8 @@ from jengu_pipeline.domain.inboxes import WEEKDAYS, WORKING_DAYS
 from jengu_pipeline.domain.yaml_files import StrictModel, Text
 
 _REPLY_PREFIX = re.compile(r"(?i)\s*re\s*:")
+MAX_JUDGED = 10_000
+"""The most first touches the health guard may be told to judge."""
 
 
 class StepVariant(StrictModel):
@@ -53,8 +55,10 @@ class CampaignHealthRules(StrictModel):
     """
 
     max_negative_share: float = Field(default=0.15, gt=0, le=1, description="of the first sends")
-    first_sends: int = Field(default=100, ge=1, description="how many first touches are judged")
-    min_first_sends: int = Field(default=20, ge=1, description="first touches before the share is judged")
+    first_sends: int = Field(default=100, ge=1, le=MAX_JUDGED, description="how many first touches are judged")
+    min_first_sends: int = Field(
+        default=20, ge=1, le=MAX_JUDGED, description="first touches before the share is judged"
+    )
 
     @model_validator(mode="after")
     def _judged_within_window(self) -> CampaignHealthRules:

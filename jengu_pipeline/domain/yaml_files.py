@@ -1,6 +1,7 @@
-"""Operator-written YAML files (inboxes, campaigns) read one way: YAML 1.2 booleans, and every error naming the
-file, the line and the field path, so an operator can fix a file without reading a stack trace. Their models
-share a strict base (unknown keys are errors) and one email address check.
+"""Operator-written YAML files (inboxes, campaigns) read one way, :func:`validate_yaml`: YAML 1.2 booleans, a key
+given twice refused, and every error naming the file, the line and the field path, so an operator can fix a file
+without reading a stack trace. Their models share a strict base (unknown keys are errors, numbers finite, each
+bounded by its field) and one email address check.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ class ConfigFileError(ValueError):
 
 
 class StrictModel(BaseModel):
-    """Unknown keys are errors: a misspelt field must not silently fall back to its default."""
+    """Unknown keys are errors: a misspelt field must not silently fall back to its default. YAML's ``.inf`` and
+    ``.nan`` are no numbers an operator means."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def email_address(value: str) -> str:
@@ -70,21 +72,25 @@ def load_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
         loader.dispose()
 
 
-def duplicate_keys(node: yaml.Node | None, source: str) -> list[str]:
+def duplicate_keys(node: yaml.Node | None, source: str, path: tuple[str, ...] = ()) -> list[str]:
     """A key given twice in one mapping: YAML loaders silently keep the last, hiding the first from review."""
     problems: list[str] = []
     if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
+        first_lines: dict[str, int] = {}
         for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                if key.value in seen:
-                    line = key.start_mark.line + 1
-                    problems.append(f"{source}: line {line}: {key.value}: given twice in one mapping")
-                seen.add(key.value)
-            problems += duplicate_keys(value, source)
+            name = key.value if isinstance(key, yaml.ScalarNode) else None
+            if name is not None:
+                line = key.start_mark.line + 1
+                if name in first_lines:
+                    where, first = ".".join((*path, name)), first_lines[name]
+                    problems.append(
+                        f"{source}: line {line}: {where}: given twice in one mapping (first on line {first})"
+                    )
+                first_lines.setdefault(name, line)
+            problems += duplicate_keys(value, source, (*path, name or "?"))
     elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            problems += duplicate_keys(item, source)
+        for index, item in enumerate(node.value):
+            problems += duplicate_keys(item, source, (*path, str(index)))
     return problems
 
 
@@ -102,8 +108,13 @@ def _node_at(node: yaml.Node, location: tuple[int | str, ...]) -> yaml.Node:
     return node
 
 
-def validate_yaml(model: type[Model], text: str, source: str, root: str) -> Model:
-    """Parse and validate one file as ``model``; ``root`` names the whole document when an error has no field."""
+def validate_yaml(
+    model: type[Model], text: str, source: str, root: str, context: dict[str, Any] | None = None
+) -> Model:
+    """Parse and validate one file as ``model``; ``root`` names the whole document when an error has no field.
+
+    ``context`` reaches the model's validators (``info.context``), for rules that depend on the file itself.
+    """
     data, node = load_yaml(text, source)
     if not isinstance(data, dict) or node is None:
         raise ConfigFileError([f"{source}: {root} must be a mapping of fields, got {type(data).__name__}"])
@@ -111,7 +122,7 @@ def validate_yaml(model: type[Model], text: str, source: str, root: str) -> Mode
     if duplicates:
         raise ConfigFileError(duplicates)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as error:
         problems = []
         for item in error.errors():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from jengu_pipeline.resources.calls import ProviderLimits
+from jengu_pipeline.resources.call_policy import ProviderLimits
 
 QUOTA_FIELDS: dict[str, tuple[str, str]] = {
     "google_cse": ("search", "google_limits"),

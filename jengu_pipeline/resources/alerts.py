@@ -9,16 +9,11 @@ from __future__ import annotations
 import httpx
 from pydantic import Field, PrivateAttr
 
-from jengu_pipeline.resources.calls import (
-    CallStore,
-    HttpProvider,
-    HttpRequest,
-    ProviderCaller,
-    ProviderError,
-    ProviderLimits,
-    redact,
-    redacting_logger,
-)
+from jengu_pipeline.resources.call_ledger import CallStore
+from jengu_pipeline.resources.call_policy import ProviderLimits
+from jengu_pipeline.resources.calls import ProviderCaller, ProviderError
+from jengu_pipeline.resources.http_provider import HttpProvider, HttpRequest
+from jengu_pipeline.resources.redaction import redact, redacting_logger
 from jengu_pipeline.resources.runtime import ProviderResource
 
 log = redacting_logger(__name__)

@@ -27,7 +27,8 @@ from jengu_pipeline.domain.emails import (
     infer_patterns,
     pattern_order,
 )
-from jengu_pipeline.resources.calls import BreakerOpen, ProviderError, QuotaExhausted, metered
+from jengu_pipeline.resources.call_ledger import metered
+from jengu_pipeline.resources.calls import BreakerOpen, ProviderError, QuotaExhausted
 from jengu_pipeline.resources.verification import EmailVerifier, MxLookup, Verification
 
 UNDECIDED = "the domain's mail server would not say (greylisting); asked again next run"

@@ -18,7 +18,7 @@ from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import ImapToolsError, UnexpectedCommandStatusError
 
 from jengu_pipeline.domain.inboxes import is_loopback_host
-from jengu_pipeline.resources.calls import redact, register_secret
+from jengu_pipeline.resources.redaction import redact, register_secret
 
 TlsMode = Literal["none", "starttls", "ssl"]
 

@@ -8,25 +8,25 @@ twice. When no model is configured, `LlmResource.configured` is False and caller
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel, Field, PrivateAttr
 
+from jengu_pipeline.resources.call_ledger import CallStore
+from jengu_pipeline.resources.call_policy import ProviderLimits
 from jengu_pipeline.resources.calls import (
-    CallStore,
-    HttpProvider,
-    HttpRequest,
     ProviderCaller,
     ProviderConfigError,
     ProviderError,
-    ProviderLimits,
     QuotaExhausted,
     combined_error,
-    redacting_logger,
 )
+from jengu_pipeline.resources.http_provider import HttpProvider, HttpRequest
+from jengu_pipeline.resources.redaction import redacting_logger
 from jengu_pipeline.resources.runtime import ProviderResource
 
 log = redacting_logger(__name__)
@@ -126,15 +126,54 @@ def _error_body(response: httpx.Response) -> _OpenAiErrorBody:
         return _OpenAiErrorBody()
 
 
-class OpenAiChat(HttpProvider):
-    """``POST {base_url}/chat/completions``; an empty key suits local servers that need none."""
+class _ChatClient(HttpProvider, ABC):
+    """What both chat clients share: the prompt as one request body, POSTed to `path` through the caller and
+    cached by that body (complete answers only), the answer read into a `Completion`."""
 
-    def __init__(self, caller: ProviderCaller, *, api_key: str, model: str, base_url: str = XAI_BASE_URL) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    path: ClassVar[str]
+
+    def __init__(
+        self, caller: ProviderCaller, base_url: str, *, headers: dict[str, str], api_key: str, model: str
+    ) -> None:
         super().__init__(caller, base_url, headers=headers, secrets=[api_key])
         self.model = model
 
     async def complete(self, prompt: Prompt, *, batch_id: str | None = None) -> Completion:
+        body = self._body(prompt)
+        data = await self.request(
+            OPERATION,
+            HttpRequest("POST", self.path, json=body),
+            self._parse,
+            cache_params=body,
+            batch_id=batch_id,
+            cacheable=_finished,
+            errors=self._errors,
+        )
+        return Completion.from_json(data)
+
+    @abstractmethod
+    def _body(self, prompt: Prompt) -> dict[str, Any]:
+        """The request body in the provider's shape."""
+
+    @abstractmethod
+    def _errors(self, response: httpx.Response) -> ProviderError | None:
+        """The provider's own failures (out of credit, unknown model), read before the HTTP status."""
+
+    @abstractmethod
+    def _parse(self, response: httpx.Response) -> dict[str, Any]:
+        """A `Completion` as JSON (it goes to the cache) from the provider's answer."""
+
+
+class OpenAiChat(_ChatClient):
+    """``POST {base_url}/chat/completions``; an empty key suits local servers that need none."""
+
+    path = "/chat/completions"
+
+    def __init__(self, caller: ProviderCaller, *, api_key: str, model: str, base_url: str = XAI_BASE_URL) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        super().__init__(caller, base_url, headers=headers, api_key=api_key, model=model)
+
+    def _body(self, prompt: Prompt) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
             "messages": [
@@ -146,16 +185,7 @@ class OpenAiChat(HttpProvider):
         }
         if prompt.json_mode:
             body["response_format"] = {"type": "json_object"}
-        data = await self.request(
-            OPERATION,
-            HttpRequest("POST", "/chat/completions", json=body),
-            self._parse,
-            cache_params=body,
-            batch_id=batch_id,
-            cacheable=_finished,
-            errors=self._errors,
-        )
-        return Completion.from_json(data)
+        return body
 
     def _errors(self, response: httpx.Response) -> ProviderError | None:
         if response.status_code not in (404, 429):
@@ -203,32 +233,23 @@ class _AnthropicErrorBody(BaseModel):
     error: _AnthropicError = Field(default_factory=_AnthropicError)
 
 
-class AnthropicMessages(HttpProvider):
+class AnthropicMessages(_ChatClient):
     """``POST /v1/messages`` with ``anthropic-version: 2023-06-01``; 529 overloaded is retried as a 5xx."""
+
+    path = "/v1/messages"
 
     def __init__(self, caller: ProviderCaller, *, api_key: str, model: str, base_url: str = ANTHROPIC_BASE_URL) -> None:
         headers = {"x-api-key": api_key, "anthropic-version": ANTHROPIC_VERSION}
-        super().__init__(caller, base_url, headers=headers, secrets=[api_key])
-        self.model = model
+        super().__init__(caller, base_url, headers=headers, api_key=api_key, model=model)
 
-    async def complete(self, prompt: Prompt, *, batch_id: str | None = None) -> Completion:
-        body: dict[str, Any] = {
+    def _body(self, prompt: Prompt) -> dict[str, Any]:
+        return {
             "model": self.model,
             "max_tokens": prompt.max_tokens,
             "system": f"{prompt.system}\n\n{JSON_INSTRUCTION}" if prompt.json_mode else prompt.system,
             "messages": [{"role": "user", "content": prompt.user}],
             "temperature": prompt.temperature,
         }
-        data = await self.request(
-            OPERATION,
-            HttpRequest("POST", "/v1/messages", json=body),
-            self._parse,
-            cache_params=body,
-            batch_id=batch_id,
-            cacheable=_finished,
-            errors=self._errors,
-        )
-        return Completion.from_json(data)
 
     def _errors(self, response: httpx.Response) -> ProviderError | None:
         if response.status_code not in (400, 404):

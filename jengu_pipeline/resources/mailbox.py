@@ -24,8 +24,8 @@ from pathlib import Path
 from imap_tools.errors import MailboxFetchError
 from imap_tools.utils import check_command_status
 
-from jengu_pipeline.resources.calls import redacting_logger
 from jengu_pipeline.resources.imap import ImapEndpoint, ImapError, logged_in
+from jengu_pipeline.resources.redaction import redacting_logger
 from jengu_pipeline.store import CrmStore
 from jengu_pipeline.store.engine import Tx
 from jengu_pipeline.store.replies import (

@@ -24,15 +24,10 @@ import httpx
 from pydantic import Field, PrivateAttr
 
 from jengu_pipeline.domain.websites import Homepage, PageCheck, classify_page, read_homepage
-from jengu_pipeline.resources.calls import (
-    CallStore,
-    Outcome,
-    ProviderCaller,
-    ProviderError,
-    ProviderLimits,
-    parse_retry_after,
-    redacting_logger,
-)
+from jengu_pipeline.resources.call_ledger import CallStore, Outcome
+from jengu_pipeline.resources.call_policy import ProviderLimits, parse_retry_after
+from jengu_pipeline.resources.calls import ProviderCaller, ProviderError
+from jengu_pipeline.resources.redaction import redacting_logger
 from jengu_pipeline.resources.runtime import ProviderResource
 
 log = redacting_logger(__name__)

@@ -22,12 +22,14 @@ from pydantic import Field
 
 from jengu_pipeline import clock
 from jengu_pipeline.domain.inboxes import ImapConfig, InboxFile, read_inbox_file
-from jengu_pipeline.domain.replies import ParsedReply, ReplyClassification, classify_reply, parse_reply
+from jengu_pipeline.domain.replies import ParsedReply, ReplyClassification
 from jengu_pipeline.domain.reply_effects import NOTIFY
 from jengu_pipeline.domain.reply_forward import ForwardedReply, forward_message
-from jengu_pipeline.resources.calls import redacting_logger
 from jengu_pipeline.resources.imap import ImapEndpoint
+from jengu_pipeline.resources.llm import LlmResource
 from jengu_pipeline.resources.mailbox import ImapSource, MaildirSource, Reader, SourceReport, fingerprint
+from jengu_pipeline.resources.redaction import redacting_logger
+from jengu_pipeline.resources.reply_classifier import ReplyClassifier
 from jengu_pipeline.resources.sending import SANDBOX_TLDS, SendingResource
 from jengu_pipeline.resources.smtp import Outcome as SmtpOutcome
 from jengu_pipeline.resources.smtp import SmtpSession
@@ -150,15 +152,8 @@ def unsubscribe_addresses(config: InboxFile | None) -> frozenset[str]:
     return frozenset({mailto.lower()} if mailto else set())
 
 
-def classify_stored(
-    raw: bytes, received_at: datetime, unsubscribe: frozenset[str]
-) -> tuple[ParsedReply, ReplyClassification]:
-    parsed = parse_reply(raw)
-    return parsed, classify_reply(parsed, received_on=received_at.date(), unsubscribe_addresses=unsubscribe)
-
-
 def process_pending(
-    store: CrmStore, *, now: Callable[[], datetime], unsubscribe: frozenset[str], limit: int = 10_000
+    store: CrmStore, *, now: Callable[[], datetime], classifier: ReplyClassifier, limit: int = 10_000
 ) -> list[Outcome]:
     """Classify and act on every stored reply not processed yet, one transaction each."""
     outcomes: list[Outcome] = []
@@ -166,13 +161,16 @@ def process_pending(
         pending = store.run(lambda tx: unprocessed(tx, PROCESS_BATCH))
         if not pending:
             break
-        for reply_id, raw, received_at in pending:
-            parsed, classification = classify_stored(raw, received_at, unsubscribe)
-            verdict = verdict_of(parsed, classification)
-            outcome = store.run(
-                partial(process_reply, reply_id=reply_id, verdict=verdict, now=now(), unsubscribe_addresses=unsubscribe)
+        classified = classifier.classify([(raw, received_at.date()) for _, raw, received_at in pending])
+        for (reply_id, _, _), (parsed, classification) in zip(pending, classified, strict=True):
+            work = partial(
+                process_reply,
+                reply_id=reply_id,
+                verdict=verdict_of(parsed, classification),
+                now=now(),
+                unsubscribe_addresses=classifier.unsubscribe,
             )
-            if outcome is not None:
+            if (outcome := store.run(work)) is not None:
                 outcomes.append(outcome)
         if len(pending) < PROCESS_BATCH:
             break
@@ -180,7 +178,7 @@ def process_pending(
 
 
 def reclassify(
-    store: CrmStore, reply_ids: Sequence[str], *, now: Callable[[], datetime], unsubscribe: frozenset[str]
+    store: CrmStore, reply_ids: Sequence[str], *, now: Callable[[], datetime], classifier: ReplyClassifier
 ) -> list[tuple[str, str | None, str]]:
     """Classify stored replies again from their raw bytes; returns (reply id, old category, new category).
 
@@ -188,19 +186,17 @@ def reclassify(
     an unsubscribe by reclassifying would mail someone who asked not to be.
     """
     changes: list[tuple[str, str | None, str]] = []
-    for reply_id, raw, received_at in store.run(lambda tx: raw_of(tx, reply_ids)):
-        parsed, classification = classify_stored(raw, received_at, unsubscribe)
-        verdict = verdict_of(parsed, classification)
-        old = store.run(
-            partial(
-                record_reclassification,
-                reply_id=reply_id,
-                verdict=verdict,
-                now=now(),
-                unsubscribe_addresses=unsubscribe,
-            )
+    stored = store.run(lambda tx: raw_of(tx, reply_ids))
+    classified = classifier.classify([(raw, received_at.date()) for _, raw, received_at in stored])
+    for (reply_id, _, _), (parsed, classification) in zip(stored, classified, strict=True):
+        work = partial(
+            record_reclassification,
+            reply_id=reply_id,
+            verdict=verdict_of(parsed, classification),
+            now=now(),
+            unsubscribe_addresses=classifier.unsubscribe,
         )
-        changes.append((reply_id, old, classification.category))
+        changes.append((reply_id, store.run(work), classification.category))
     return changes
 
 
@@ -215,6 +211,10 @@ class ReplyMailboxResource(dg.ConfigurableResource):
     """
 
     sending: SendingResource
+    llm: LlmResource = Field(default_factory=LlmResource, description="The models asked for a second opinion.")
+    llm_intent: bool = Field(
+        default=False, description="JENGU_REPLY_LLM=1: the LLM gives a second opinion on a person's intent."
+    )
     maildir: str = Field(default="", description="A Maildir to read replies from (the sandbox's); empty: none.")
     max_messages: int = Field(default=5000, ge=1, description="Messages one pass reads per source.")
     console_url: str = Field(default="http://127.0.0.1:8030", description="Base of the links in notifications.")
@@ -236,15 +236,20 @@ class ReplyMailboxResource(dg.ConfigurableResource):
             f"{source.name}/{getattr(source, 'folder', 'maildir')}": fingerprint(source) for source in self.sources()
         }
 
+    def classifier(self, store: CrmStore, config: InboxFile | None, *, llm: bool | None = None) -> ReplyClassifier:
+        """The rules, with the LLM's second opinion when ``llm`` (default: the resource's setting) and configured."""
+        wanted = self.llm_intent if llm is None else llm
+        chat = partial(self.llm.build_chat, store) if wanted and self.llm.configured else None
+        return ReplyClassifier(unsubscribe_addresses(config), chat)
+
     def run_pass(self, store: CrmStore, *, alert: Callable[[str], object]) -> PassReport:
         """Read what is new, classify and act on every unprocessed reply, then notify and forward."""
         config = self.inbox_config()
-        unsubscribe = unsubscribe_addresses(config)
         report = PassReport()
         report.sources = Reader(store, clock.now, max_messages=self.max_messages).read(
             sources_of(config, Path(self.maildir) if self.maildir else None)
         )
-        report.outcomes = process_pending(store, now=clock.now, unsubscribe=unsubscribe)
+        report.outcomes = process_pending(store, now=clock.now, classifier=self.classifier(store, config))
         report.notified = self._notify(store, alert)
         report.forwarded = self._forward(store, config)
         return report

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from jengu_pipeline.resources.calls import CallStore
+from jengu_pipeline.resources.call_ledger import CallStore
 from jengu_pipeline.settings import get_settings
 
 T = TypeVar("T")

@@ -18,22 +18,20 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from pydantic import BaseModel, Field, PrivateAttr
 
+from jengu_pipeline.resources.call_ledger import CallStore, Outcome
+from jengu_pipeline.resources.call_policy import ProviderLimits
 from jengu_pipeline.resources.calls import (
-    CallStore,
-    HttpProvider,
-    HttpRequest,
-    Outcome,
     Pending,
     ProviderCaller,
     ProviderConfigError,
     ProviderError,
-    ProviderLimits,
     QuotaExhausted,
     combined_error,
-    redacting_logger,
     run_batch,
 )
+from jengu_pipeline.resources.http_provider import HttpProvider, HttpRequest
 from jengu_pipeline.resources.llm import ChatModel, LlmResource, Prompt, parse_json_answer
+from jengu_pipeline.resources.redaction import redacting_logger
 from jengu_pipeline.resources.runtime import ProviderResource
 
 log = redacting_logger(__name__)

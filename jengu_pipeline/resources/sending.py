@@ -26,7 +26,7 @@ import dagster as dg
 import dns.resolver
 from pydantic import Field
 
-from jengu_pipeline import clock as product_clock
+from jengu_pipeline import clock
 from jengu_pipeline.domain.compose import signed_as
 from jengu_pipeline.domain.inboxes import InboxConfig, InboxFile, read_inbox_file
 from jengu_pipeline.domain.outbound import (
@@ -52,9 +52,10 @@ from jengu_pipeline.domain.sending import (
     sending_day,
 )
 from jengu_pipeline.domain.unsubscribe import UnsubscribeSecretError, signer_from, unsubscribe_link
-from jengu_pipeline.resources.calls import redacting_logger
+from jengu_pipeline.resources.imap import ImapEndpoint
+from jengu_pipeline.resources.redaction import redacting_logger
 from jengu_pipeline.resources.sender_dns import DomainCheck, check_inboxes
-from jengu_pipeline.resources.sent_folder import ImapEndpoint, SentFolderError, find_sent
+from jengu_pipeline.resources.sent_folder import SentFolderError, find_sent
 from jengu_pipeline.resources.smtp import Outcome, SmtpEndpoint, SmtpResult, SmtpSession
 from jengu_pipeline.store import sending as ledger
 from jengu_pipeline.store.campaign_lifecycle import complete_ended_campaigns, guard_campaigns
@@ -258,7 +259,7 @@ class Sender:
         queued = self._within_new_prospect_caps(
             ledger.due_messages(self.store, day.day, now, self.queue_limit), day, report
         )
-        ended = ledger.record_ended(self.store, [q for q in queued if q.ended_by], now)
+        ended = ledger.record_ended(self.store, [q for q in queued if q.ended_by], day, now)
         report.skipped.update(ended.values())
         queued = [q for q in queued if q.message_id not in ended]
         blocked = {q.email for q in queued if self.sandbox and not q.email.lower().endswith(SANDBOX_TLDS)}
@@ -518,7 +519,7 @@ class SendingResource(dg.ConfigurableResource):
             self.inbox_config(),
             alert=alert,
             claimed_by=claimed_by,
-            clock=simulated_clock(at) if at else product_clock.now,
+            clock=simulated_clock(at) if at else clock.now,
             rng=rng or random.Random(),
             smtp_override=self.smtp_override(),
             sandbox=self.sandbox,

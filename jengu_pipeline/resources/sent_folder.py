@@ -23,8 +23,8 @@ from imap_tools import BaseMailBox, MailMessageFlags
 from imap_tools.errors import MailboxFetchError
 from imap_tools.utils import check_command_status
 
-from jengu_pipeline.resources.calls import redact, redacting_logger
 from jengu_pipeline.resources.imap import ImapEndpoint, ImapError, logged_in
+from jengu_pipeline.resources.redaction import redact, redacting_logger
 
 log = redacting_logger(__name__)
 

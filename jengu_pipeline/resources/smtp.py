@@ -38,7 +38,7 @@ from typing import Literal
 
 from jengu_pipeline.domain.inboxes import TlsMode, is_loopback_host
 from jengu_pipeline.domain.outbound import check_header_value
-from jengu_pipeline.resources.calls import redacting_logger, register_secret
+from jengu_pipeline.resources.redaction import redacting_logger, register_secret
 
 log = redacting_logger(__name__)
 

@@ -24,21 +24,19 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, Field, PrivateAttr
 
 from jengu_pipeline.domain.emails import DomainFacts, FinderReport, Person
+from jengu_pipeline.resources.call_ledger import CallStore, Outcome
+from jengu_pipeline.resources.call_policy import ProviderLimits
 from jengu_pipeline.resources.calls import (
-    CallStore,
-    HttpProvider,
-    HttpRequest,
-    Outcome,
     Pending,
     ProviderCaller,
     ProviderConfigError,
     ProviderError,
-    ProviderLimits,
     QuotaExhausted,
-    redact,
     run_batch,
 )
 from jengu_pipeline.resources.email_finder import EmailFinder
+from jengu_pipeline.resources.http_provider import HttpProvider, HttpRequest
+from jengu_pipeline.resources.redaction import redact
 from jengu_pipeline.resources.runtime import ProviderResource
 from jengu_pipeline.resources.verification import EmailVerifier, MxLookup, Verification, VerificationResult
 

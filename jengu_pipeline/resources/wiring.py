@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 
 from jengu_pipeline.resources.alerts import AlertsResource
-from jengu_pipeline.resources.calls import ProviderLimits
+from jengu_pipeline.resources.call_policy import ProviderLimits
 from jengu_pipeline.resources.llm import LlmResource
 from jengu_pipeline.resources.pages import PageResource
 from jengu_pipeline.resources.replies import ReplyMailboxResource
@@ -60,12 +60,31 @@ def llm_resource() -> LlmResource:
     )
 
 
-def resources() -> dict[str, dg.ConfigurableResource]:
-    sending = SendingResource(
+def sending_resource() -> SendingResource:
+    return SendingResource(
         sandbox=sandbox_mode(),
         sandbox_smtp_port=int(os.environ.get("JENGU_SMTP_PORT") or 0),
         **overrides(inbox_file="JENGU_INBOX_FILE", sandbox_smtp_host="JENGU_SMTP_HOST"),
     )
+
+
+def mailbox_resource(sending: SendingResource | None = None) -> ReplyMailboxResource:
+    """The reply mailboxes, reading the inbox file of ``sending`` (the same instance in the Definitions)."""
+    return ReplyMailboxResource(
+        sending=sending or sending_resource(),
+        llm=llm_resource(),
+        llm_intent=os.environ.get("JENGU_REPLY_LLM") == "1",
+        **overrides(
+            maildir="JENGU_MAILDIR",
+            console_url="JENGU_CONSOLE_URL",
+            forward_to="JENGU_FORWARD_TO",
+            forward_categories="JENGU_FORWARD_CATEGORIES",
+        ),
+    )
+
+
+def resources() -> dict[str, dg.ConfigurableResource]:
+    sending = sending_resource()
     return {
         "store": CrmStoreResource(),
         "search": SearchResource(
@@ -91,13 +110,5 @@ def resources() -> dict[str, dg.ConfigurableResource]:
         "pages": PageResource(sandbox=sandbox_mode(), **overrides(site_base_url="JENGU_SITE_BASE_URL")),
         "alerts": AlertsResource(webhook_url=secret("JENGU_ALERT_WEBHOOK_URL")),
         "sending": sending,
-        "mailboxes": ReplyMailboxResource(
-            sending=sending,
-            **overrides(
-                maildir="JENGU_MAILDIR",
-                console_url="JENGU_CONSOLE_URL",
-                forward_to="JENGU_FORWARD_TO",
-                forward_categories="JENGU_FORWARD_CATEGORIES",
-            ),
-        ),
+        "mailboxes": mailbox_resource(sending),
     }

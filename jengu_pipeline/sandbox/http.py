@@ -32,21 +32,10 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl
 
-from jengu_pipeline.sandbox.providers import (
-    ALL_PROVIDERS,
-    SITE,
-    SITE_PREFIX,
-    WEBHOOK,
-    WEBHOOK_PREFIX,
-    Call,
-    Handler,
-    Provider,
-    Reply,
-    json_reply,
-    site_page,
-    text_reply,
-    webhook_post,
-)
+from jengu_pipeline.sandbox.providers import ALL_PROVIDERS
+from jengu_pipeline.sandbox.providers.emulator import Call, Handler, Provider, Reply, json_reply, text_reply
+from jengu_pipeline.sandbox.providers.site import SITE, SITE_PREFIX, site_page
+from jengu_pipeline.sandbox.providers.webhook import WEBHOOK, WEBHOOK_PREFIX, webhook_post
 from jengu_pipeline.sandbox.state import SandboxState
 
 Scope = MutableMapping[str, Any]

@@ -43,7 +43,11 @@ from urllib.parse import urlsplit
 import uvicorn
 
 from jengu_pipeline.sandbox.http import SandboxApp
-from jengu_pipeline.sandbox.providers import ANTHROPIC_MODELS, GOOGLE_CSE_CX, OPENAI_MODELS, SANDBOX_KEYS, SITE_PREFIX
+from jengu_pipeline.sandbox.providers.anthropic_messages import ANTHROPIC_MODELS
+from jengu_pipeline.sandbox.providers.emulator import SANDBOX_KEYS
+from jengu_pipeline.sandbox.providers.google_cse import GOOGLE_CSE_CX
+from jengu_pipeline.sandbox.providers.openai_chat import OPENAI_MODELS
+from jengu_pipeline.sandbox.providers.site import SITE_PREFIX
 from jengu_pipeline.sandbox.replies import deliver_replies
 from jengu_pipeline.sandbox.smtp import SMTP_PASSWORD, SMTP_USERNAME, smtp_factory
 from jengu_pipeline.sandbox.state import SandboxState

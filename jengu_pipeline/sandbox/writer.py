@@ -4,6 +4,10 @@ It looks for a world person ("Zoë Ørsted") and hotel named in the prompt, fall
 ``first_name: ...`` / ``company: ...`` style fields, and answers deterministically (the same
 prompt gives the same text), so that caching and idempotence can be tested. It honours
 ``max_tokens`` by truncating, as a real model does.
+
+Asked for a reply's intent (the classifier's ``reply-intent`` prompt), it answers what the world's person
+meant, except that one answer in seven names a category that does not exist and one in eleven is prose, as
+real models sometimes do: the caller must check every answer.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import re
 import zlib
 from dataclasses import dataclass
 
-from jengu_pipeline.sandbox.world import Hotel, Person, World, fold
+from jengu_pipeline.domain.replies.llm_intent import PROMPT_VERSION
+from jengu_pipeline.sandbox.world import Behaviour, Hotel, Person, World, fold
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 _FIELD = r"[\"']?\s*[:=]\s*[\"']?([^\n\"',;]+)"
@@ -55,6 +60,15 @@ class Draft:
     completion_tokens: int
 
 
+INTENT_PROMPT = f"[{PROMPT_VERSION}]"
+_FROM_LINE = re.compile(r"^From: (\S+@\S+)$", re.MULTILINE)
+_MEANT = {
+    Behaviour.POSITIVE: "interested",
+    Behaviour.QUESTION: "question",
+    Behaviour.NEGATIVE: "not_interested",
+}
+
+
 def count_tokens(text: str) -> int:
     """Rough token count (about 3 words = 4 tokens), enough for usage fields and max_tokens."""
     return len(text.split()) * 4 // 3 + 1
@@ -64,6 +78,7 @@ class Writer:
     """Composes messages for the OpenAI- and Anthropic-shaped endpoints from one world."""
 
     def __init__(self, world: World) -> None:
+        self._world = world
         self._hotels = world.hotels
         self._by_name: dict[tuple[str, str], list[tuple[Hotel, Person]]] = {}
         for hotel, person in world.people():
@@ -80,7 +95,21 @@ class Writer:
                 return (named or found)[0]
         return next((h for h in self._hotels if fold(h.name) in folded), None), None
 
+    def _intent(self, prompt: str) -> Draft:
+        pick = zlib.crc32(prompt.encode())
+        sender = _FROM_LINE.search(prompt)
+        found = self._world.person(sender[1]) if sender else None
+        category = _MEANT.get(found[1].behaviour, "other") if found else "other"
+        if pick % 11 == 0:
+            text = f"I think this person is {category}."
+        else:
+            answer = "very_interested" if pick % 7 == 0 else category
+            text = json.dumps({"category": answer, "detail": None})
+        return Draft(text, False, count_tokens(prompt), count_tokens(text))
+
     def compose(self, prompt: str, *, max_tokens: int, as_json: bool = False) -> Draft:
+        if INTENT_PROMPT in prompt:
+            return self._intent(prompt)
         hotel, person = self._find(prompt)
         first = person.first if person else (_field(_FIRST_NAME, prompt) or "there").split()[0]
         hotel_name = hotel.name if hotel else _field(_COMPANY, prompt) or "your hotel"

@@ -5,6 +5,8 @@ import json
 import dagster as dg
 
 from jengu_pipeline.batch_files import stage_file
+from jengu_pipeline.domain.prospect_files import ProspectFileError, check_prospect_file
+from jengu_pipeline.jobs.batches import prospect_batch_job
 from jengu_pipeline.partitions import PROSPECT_BATCHES, prospect_batches
 from jengu_pipeline.settings import get_settings
 
@@ -12,15 +14,18 @@ PROSPECT_FILE_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
 @dg.sensor(
-    target=dg.AssetSelection.groups("ingest", "enrich"),
+    job=prospect_batch_job,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Registers each new file in the drop folder as a prospect batch and materialises it.",
+    description="Registers each new file in the drop folder as a prospect batch and launches its prospect_batch_job "
+    "(import, enrich, compose).",
 )
 def prospect_drop_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
     """Bounded work per tick; the cursor (last ``(mtime, name)``) only advances over files handled here.
 
-    A file whose bytes were imported before (under any name) maps to its existing batch and launches nothing.
+    A file whose bytes were imported before (under any name) maps to its existing batch and launches nothing; a
+    file that cannot be imported as a whole (empty, binary, only a header, ...) is logged with its reason and
+    neither staged nor registered.
     """
     settings = get_settings()
     drop = settings.drop_dir
@@ -37,6 +42,11 @@ def prospect_drop_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
     known = list(context.instance.get_dynamic_partitions(PROSPECT_BATCHES))
     new_keys: list[str] = []
     for _, name in todo:
+        try:
+            check_prospect_file(drop / name)
+        except ProspectFileError as refused:
+            context.log.warning(f"{name} refused, not imported: {refused.reason}")
+            continue
         staged = stage_file(drop / name, settings.home, known)
         if staged.key not in known:
             known.append(staged.key)

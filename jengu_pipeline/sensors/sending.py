@@ -1,11 +1,12 @@
-"""The sending schedule: one tick every few minutes inside the sending window (inboxes.yaml's `schedule`)."""
+"""The sending schedule: one tick every few minutes inside the sending window (the inbox file's `schedule`)."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from jengu_pipeline.domain.inboxes import InboxFileError, SendingRules, read_inbox_file
-from jengu_pipeline.instance import PROJECT_ROOT
+from jengu_pipeline.domain.inboxes import InboxFileError, SendingRules
+from jengu_pipeline.resources.sending import SendingConfigError, SendingResource
+from jengu_pipeline.resources.wiring import resources
 
 sending_job = dg.define_asset_job(
     name="sending_job",
@@ -16,10 +17,13 @@ sending_job = dg.define_asset_job(
 
 
 def _schedule() -> tuple[str, str]:
-    """The inbox file's cron and zone when it reads cleanly, else the defaults (the tick reports the file's errors)."""
+    """The cron and zone of the inbox file the sending resource reads (``JENGU_INBOX_FILE``, else inboxes.yaml) when
+    it reads cleanly, else the defaults (the tick reports the file's errors)."""
+    sending = resources()["sending"]
+    assert isinstance(sending, SendingResource)
     try:
-        rules = read_inbox_file(PROJECT_ROOT / "inboxes.yaml").sending
-    except InboxFileError:
+        rules = sending.inbox_config().sending
+    except (InboxFileError, SendingConfigError):
         rules = SendingRules()
     return rules.schedule, rules.schedule_timezone
 

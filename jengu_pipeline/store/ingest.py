@@ -1,7 +1,8 @@
-"""Writers for the ingestion stage: a batch's raw rows, its prospects, provenance and rejects.
+"""Writers for the ingestion stage: a batch's state, raw rows, prospects, provenance and rejects.
 
 Each writer replaces exactly one batch's slice in one transaction, so re-materialising a partition is
-idempotent and a failure never leaves half a batch behind.
+idempotent and a failure never leaves half a batch behind; ``batch_states`` says where each batch stands
+(importing, imported, failed), so a batch a killed run left half done is never taken for a complete one.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, NamedTuple
 
 import polars as pl
 
+from jengu_pipeline import clock
 from jengu_pipeline.domain.prospect_files import CANONICAL_FIELDS
 from jengu_pipeline.store.engine import Tx
-from jengu_pipeline.store.repository import CrmStore
+from jengu_pipeline.store.repository import CrmStore, add_activity
 
 PROSPECT_COLUMNS = (
     "first_name",
@@ -58,20 +62,89 @@ class BatchSummary:
         return self.rows == self.accepted + self.rejected and self.accepted == self.duplicates + self.new_prospects
 
 
-def register_batch(tx: Tx, batch_id: str, name: str, source_file: str, digest: str) -> None:
+BatchState = Literal["importing", "imported", "failed"]
+IMPORTING: BatchState = "importing"
+IMPORTED: BatchState = "imported"
+FAILED: BatchState = "failed"
+
+
+@dataclass(frozen=True)
+class BatchStatus:
+    """A batch's row of ``batch_states`` with its counts: what ``jengu batches`` and the metadata show."""
+
+    batch_id: str
+    name: str
+    state: BatchState
+    run_id: str | None
+    reason: str | None
+    updated_at: datetime
+    summary: BatchSummary
+
+
+def start_batch(store: CrmStore, batch_id: str, *, name: str, source_file: str, digest: str, run_id: str) -> None:
+    """Register the batch (once) and mark it ``importing`` by ``run_id``: from here until its prospects are
+    written it is visibly incomplete, and a run that dies leaves it so."""
+
+    def write(tx: Tx) -> None:
+        tx.execute(
+            "INSERT INTO batches (batch_id, name, source_file, content_hash) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            [batch_id, name, source_file, digest],
+        )
+        _set_state(tx, batch_id, IMPORTING, run_id, None)
+
+    store.run(write)
+
+
+def fail_batch(store: CrmStore, batch_id: str, run_id: str | None, reason: str) -> None:
+    """Mark the batch ``failed`` with the reason; re-running it redoes it."""
+    store.run(lambda tx: _set_state(tx, batch_id, FAILED, run_id, reason))
+
+
+def _set_state(tx: Tx, batch_id: str, state: BatchState, run_id: str | None, reason: str | None) -> None:
     tx.execute(
-        "INSERT INTO batches (batch_id, name, source_file, content_hash) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        [batch_id, name, source_file, digest],
+        "INSERT INTO batch_states (batch_id, state, run_id, reason, updated_at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (batch_id) DO UPDATE SET state = excluded.state, run_id = excluded.run_id,"
+        " reason = excluded.reason, updated_at = excluded.updated_at",
+        [batch_id, state, run_id, reason, clock.now()],
     )
 
 
-def replace_raw_rows(
-    store: CrmStore, batch_id: str, *, name: str, source_file: str, digest: str, rows: pl.DataFrame
-) -> None:
-    """Register the batch and replace its raw rows (every data record with its line number)."""
+def batch_state(store: CrmStore, batch_id: str) -> BatchState | None:
+    """The batch's state, None for a batch the store has never seen."""
+    return store.run(lambda tx: tx.fetch_value("SELECT state FROM batch_states WHERE batch_id = ?", [batch_id]))
+
+
+def batches_importing(store: CrmStore) -> list[tuple[str, str | None]]:
+    """(batch id, run id) of every batch marked ``importing``: each is being worked on, or its run died."""
+    rows = store.run(
+        lambda tx: tx.fetch_all(
+            "SELECT batch_id, run_id FROM batch_states WHERE state = ? ORDER BY batch_id", [IMPORTING]
+        ),
+    )
+    return [(str(batch_id), run_id) for batch_id, run_id in rows]
+
+
+def batch_statuses(store: CrmStore) -> list[BatchStatus]:
+    """Every batch, newest first, with its state and counts."""
+
+    def read(tx: Tx) -> list[BatchStatus]:
+        rows = tx.fetch_all(
+            "SELECT b.batch_id, b.name, s.state, s.run_id, s.reason, s.updated_at FROM batches b"
+            " JOIN batch_states s ON s.batch_id = b.batch_id ORDER BY b.created_at DESC, b.batch_id"
+        )
+        return [
+            BatchStatus(batch_id, name, state, run_id, reason, updated_at, _summary(tx, batch_id))
+            for batch_id, name, state, run_id, reason, updated_at in rows
+        ]
+
+    return store.run(read)
+
+
+def replace_raw_rows(store: CrmStore, batch_id: str, rows: pl.DataFrame) -> None:
+    """Replace the batch's raw rows (every data record with its line number); the batch is registered."""
 
     def write(tx: Tx) -> None:
-        register_batch(tx, batch_id, name, source_file, digest)
         tx.execute("DELETE FROM raw_prospects WHERE batch_id = ?", [batch_id])
         with _one_duckdb_thread(tx):
             tx.insert_frame("raw_prospects", rows.with_columns(batch_id=pl.lit(batch_id)))
@@ -119,20 +192,29 @@ def _dedup_candidates(tx: Tx, batch_id: str) -> pl.DataFrame:
     )
 
 
-def write_normalised_batch(store: CrmStore, batch_id: str, assign: Assigner, rejected: pl.DataFrame) -> pl.DataFrame:
-    """Assign the batch's rows to prospects and write prospects, provenance and rejects in one transaction.
+class WrittenBatch(NamedTuple):
+    assigned: pl.DataFrame
+    summary: BatchSummary
+
+
+def write_normalised_batch(
+    store: CrmStore, batch_id: str, assign: Assigner, rejected: pl.DataFrame, *, run_id: str
+) -> WrittenBatch:
+    """Assign the batch's rows to prospects and write prospects, provenance and rejects in one transaction,
+    together with the batch's ``batch_imported`` activity and its state ``imported``: a batch is imported when,
+    and only when, all of it is written.
 
     Identity assignment reads the other batches' prospects and writes new ones under one lock, so two
     batches imported at once can never both create the same person. Rows that share a prospect are folded
     into one (first non-null value by line order); prospects that already exist keep their values and only
-    gain the fields they lacked. Returns the assigned rows.
+    gain the fields they lacked. Returns the assigned rows and the batch's counts.
 
     Rows are bulk-inserted from frames sorted by prospect id: the cost of a large batch is index upkeep
     (each row of prospects and prospect_sources enters several ART indexes and foreign-key checks keyed by
     prospect id), and DuckDB's ART takes keys in order about twice as fast as in random order.
     """
 
-    def write(tx: Tx) -> pl.DataFrame:
+    def write(tx: Tx) -> WrittenBatch:
         if tx.backend == "postgresql":
             tx.execute("SELECT pg_advisory_xact_lock(?)", [IDENTITY_LOCK_ID])
         candidates = _dedup_candidates(tx, batch_id)
@@ -155,7 +237,10 @@ def write_normalised_batch(store: CrmStore, batch_id: str, assign: Assigner, rej
             )
         _merge_into_existing(tx, batch_id, folded.filter(earlier))
         _write_rejects(tx, batch_id, rejected)
-        return assigned
+        summary = _summary(tx, batch_id)
+        add_activity(tx, "batch_imported", f"imported {batch_id}", batch_id=batch_id, metadata=summary.__dict__)
+        _set_state(tx, batch_id, IMPORTED, run_id, None)
+        return WrittenBatch(assigned, summary)
 
     with _identity_lock:
         return store.run(write)
@@ -225,14 +310,16 @@ def _merge_into_existing(tx: Tx, batch_id: str, merged: pl.DataFrame) -> None:
 
 
 def batch_summary(store: CrmStore, batch_id: str) -> BatchSummary:
-    row = store.run(
-        lambda tx: tx.fetch_one(
-            "SELECT (SELECT count(*) FROM raw_prospects WHERE batch_id = ?),"
-            " (SELECT count(*) FROM prospect_sources WHERE batch_id = ?),"
-            " (SELECT count(*) FROM rejected_rows WHERE batch_id = ?),"
-            " (SELECT count(*) FROM prospect_sources s WHERE s.batch_id = ? AND s.match_rule IS NOT NULL)",
-            [batch_id] * 4,
-        )
+    return store.run(lambda tx: _summary(tx, batch_id))
+
+
+def _summary(tx: Tx, batch_id: str) -> BatchSummary:
+    row = tx.fetch_one(
+        "SELECT (SELECT count(*) FROM raw_prospects WHERE batch_id = ?),"
+        " (SELECT count(*) FROM prospect_sources WHERE batch_id = ?),"
+        " (SELECT count(*) FROM rejected_rows WHERE batch_id = ?),"
+        " (SELECT count(*) FROM prospect_sources s WHERE s.batch_id = ? AND s.match_rule IS NOT NULL)",
+        [batch_id] * 4,
     )
     rows, accepted, rejected, duplicates = (int(v) for v in row or (0, 0, 0, 0))
     return BatchSummary(batch_id, rows, accepted, rejected, duplicates, accepted - duplicates)

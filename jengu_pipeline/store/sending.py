@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from jengu_pipeline.domain.campaigns import Campaign, SendingIdentity
+from jengu_pipeline.domain.campaigns import Campaign
 from jengu_pipeline.domain.inboxes import InboxConfig
 from jengu_pipeline.domain.reply_effects import HUMAN, STOPPING
+from jengu_pipeline.domain.senders import SendingIdentity
 from jengu_pipeline.domain.sending import SendingDay
 from jengu_pipeline.domain.sequences import company_domain, refusal_kind
 from jengu_pipeline.store.engine import StoreError, Tx
@@ -287,7 +288,7 @@ def due_messages(store: CrmStore, today: date, now: datetime, limit: int) -> lis
 
 
 def _ended_by(*, archived: bool, stage: str, suppressed: bool) -> str | None:
-    """Why outreach to this prospect is over, as the claim would say it (see ``_prospect_refusal``)."""
+    """Why outreach to this prospect is over, as the claim would say it (``_ENDED_RULES``)."""
     if archived:
         return "prospect_archived"
     if stage not in SENDABLE_STAGES:
@@ -309,7 +310,7 @@ def _identity(sender: dict[str, Any]) -> SendingIdentity | None:
         return None
 
 
-def record_ended(store: CrmStore, items: Sequence[QueuedMessage], now: datetime) -> dict[str, str]:
+def record_ended(store: CrmStore, items: Sequence[QueuedMessage], day: SendingDay, now: datetime) -> dict[str, str]:
     """Settle queued messages to prospects outreach is over for, without planning them: each is re-checked in
     one transaction as a claim would, its message cancelled and its sequence stopped with an activity.
     Returns message id -> reason of those settled."""
@@ -317,7 +318,7 @@ def record_ended(store: CrmStore, items: Sequence[QueuedMessage], now: datetime)
     def run(tx: Tx) -> dict[str, str]:
         settled = {}
         for item in items:
-            reason = _prospect_refusal(tx, item, None, now)
+            reason = _refusal(_ClaimCheck(tx, item, "", (0, None), day, now), _ENDED_RULES)
             if reason is not None and refusal_kind(reason) == "stop":
                 _record_refusal(tx, item, reason, now)
                 settled[item.message_id] = reason
@@ -340,105 +341,102 @@ def first_touches_claimed(store: CrmStore, campaign_id: str, day: SendingDay) ->
     )
 
 
-def _refusal(
-    tx: Tx, item: QueuedMessage, inbox: str, caps: tuple[int, int | None], day: SendingDay, *, now: datetime
-) -> str | None:
-    """Why this claim may not be made now, read inside the claim's transaction."""
-    if tx.fetch_value("SELECT value FROM flags WHERE name = ?", [EMERGENCY_STOP]) == "on":
-        return "emergency_stop"
-    if tx.fetch_value("SELECT status FROM inboxes WHERE inbox = ?", [inbox]) != "active":
-        return "inbox_paused"
-    for check in (_campaign_refusal, _prospect_refusal, _reply_refusal, _company_refusal, _due_refusal):
-        reason = check(tx, item, day, now)
-        if reason is not None:
-            return reason
-    return _cap_refusal(tx, item, inbox, caps, day)
+@dataclass(frozen=True)
+class _ClaimCheck:
+    """What the refusal rules read: the claim's open transaction, the message, its inbox, the caps and the day."""
+
+    tx: Tx
+    item: QueuedMessage
+    inbox: str
+    caps: tuple[int, int | None]
+    day: SendingDay
+    now: datetime
 
 
-def _cap_refusal(tx: Tx, item: QueuedMessage, inbox: str, caps: tuple[int, int | None], day: SendingDay) -> str | None:
-    """The inbox's, the global and the campaign's new-prospect caps, counted from the ledger."""
-    marks = ", ".join("?" for _ in COUNTED_STATUSES)
-    counted = f"SELECT count(*) FROM sends WHERE status IN ({marks}) AND claimed_at >= ? AND claimed_at < ?"
-    window = [*COUNTED_STATUSES, day.start, day.end]
-    inbox_cap, global_cap = caps
-    if tx.fetch_value(counted + " AND inbox = ?", [*window, inbox]) >= inbox_cap:
-        return "daily_cap"
-    if global_cap is not None and tx.fetch_value(counted, window) >= global_cap:
-        return "global_cap"
-    if (
-        item.step == 1
-        and item.new_prospects_cap is not None
-        and tx.fetch_value(counted + " AND campaign_id = ? AND step = 1", [*window, item.campaign_id])
-        >= item.new_prospects_cap
-    ):
-        return "campaign_daily_new_prospects"
-    return None
+def _emergency_stop(check: _ClaimCheck) -> str | None:
+    stopped = check.tx.fetch_value("SELECT value FROM flags WHERE name = ?", [EMERGENCY_STOP]) == "on"
+    return "emergency_stop" if stopped else None
 
 
-def _campaign_refusal(tx: Tx, item: QueuedMessage, day: SendingDay, now: datetime) -> str | None:
+def _inbox_paused(check: _ClaimCheck) -> str | None:
+    active = check.tx.fetch_value("SELECT status FROM inboxes WHERE inbox = ?", [check.inbox]) == "active"
+    return None if active else "inbox_paused"
+
+
+def _campaign_refusal(check: _ClaimCheck) -> str | None:
     """The campaign runs: active, started, not past its end date."""
-    row = tx.fetch_one("SELECT status, starts_on, ends_on FROM campaigns WHERE campaign_id = ?", [item.campaign_id])
+    row = check.tx.fetch_one(
+        "SELECT status, starts_on, ends_on FROM campaigns WHERE campaign_id = ?", [check.item.campaign_id]
+    )
     if row is None:
         return "campaign_unknown"
     status, starts_on, ends_on = row
     if status == "completed":
         return "campaign_completed"
-    if day.day > ends_on:
+    if check.day.day > ends_on:
         return "campaign_ended"
     if status != "active":
         return f"campaign_{status}"
-    return "campaign_not_started" if day.day < starts_on else None
+    return "campaign_not_started" if check.day.day < starts_on else None
 
 
-def _prospect_refusal(tx: Tx, item: QueuedMessage, day: SendingDay | None, now: datetime) -> str | None:
-    """The prospect is still one to write to: same address, not archived, a stage outreach goes to, not
-    suppressed."""
-    prospect = tx.fetch_one("SELECT email, archived, stage FROM prospects WHERE prospect_id = ?", [item.prospect_id])
-    if prospect is None or prospect[0] != item.email:
+def _prospect_refusal(check: _ClaimCheck) -> str | None:
+    """The prospect got another address since queueing, was archived, or reached a stage outreach ends at."""
+    prospect = check.tx.fetch_one(
+        "SELECT email, archived, stage FROM prospects WHERE prospect_id = ?", [check.item.prospect_id]
+    )
+    if prospect is None or prospect[0] != check.item.email:
         return "prospect_changed"
     if prospect[1]:
         return "prospect_archived"
-    if prospect[2] not in SENDABLE_STAGES:
-        return f"stage_{prospect[2]}"
-    if tx.fetch_value("SELECT count(*) FROM suppressions WHERE email = ?", [item.email]):
-        return "suppressed"
-    return None
+    return None if prospect[2] in SENDABLE_STAGES else f"stage_{prospect[2]}"
 
 
-def _reply_refusal(tx: Tx, item: QueuedMessage, day: SendingDay, now: datetime) -> str | None:
-    """A reply that landed before this claim wins: a stopped, removed or paused sequence, a reply that stops it,
-    or a reply from the prospect that is stored but not yet classified (it might be an unsubscribe).
-    """
-    member = tx.fetch_one(
+def _suppressed(check: _ClaimCheck) -> str | None:
+    found = check.tx.fetch_value("SELECT count(*) FROM suppressions WHERE email = ?", [check.item.email])
+    return "suppressed" if found else None
+
+
+def _sequence_refusal(check: _ClaimCheck) -> str | None:
+    """A stopped, removed or paused sequence."""
+    member = check.tx.fetch_one(
         "SELECT stopped_at, paused_until, removed_at FROM campaign_members WHERE campaign_id = ? AND prospect_id = ?",
-        [item.campaign_id, item.prospect_id],
+        [check.item.campaign_id, check.item.prospect_id],
     )
     if member is not None and member[0] is not None:
         return "sequence_stopped"
     if member is not None and member[2] is not None:
         return "member_removed"
-    if member is not None and member[1] is not None and member[1] > now:
+    if member is not None and member[1] is not None and member[1] > check.now:
         return "sequence_paused"
-    marks = ", ".join("?" for _ in STOPPING_REPLIES)
-    intent = tx.fetch_value(
-        f"SELECT intent FROM replies WHERE prospect_id = ? AND intent IN ({marks}) ORDER BY received_at LIMIT 1",
-        [item.prospect_id, *STOPPING_REPLIES],
-    )
-    if intent is not None:
-        return f"reply_{intent}"
-    if tx.fetch_value(
-        "SELECT count(*) FROM replies WHERE processed_at IS NULL AND lower(from_address) = lower(?)", [item.email]
-    ):
-        return "reply_being_processed"
     return None
 
 
-def _company_refusal(tx: Tx, item: QueuedMessage, day: SendingDay, now: datetime) -> str | None:
+def _already_replied(check: _ClaimCheck) -> str | None:
+    """A reply that landed before this claim wins: a human reply, an unsubscribe or a bounce ends outreach."""
+    marks = ", ".join("?" for _ in STOPPING_REPLIES)
+    intent = check.tx.fetch_value(
+        f"SELECT intent FROM replies WHERE prospect_id = ? AND intent IN ({marks}) ORDER BY received_at LIMIT 1",
+        [check.item.prospect_id, *STOPPING_REPLIES],
+    )
+    return None if intent is None else f"reply_{intent}"
+
+
+def _reply_being_processed(check: _ClaimCheck) -> str | None:
+    """A reply from the prospect that is stored but not yet classified (it might be an unsubscribe)."""
+    found = check.tx.fetch_value(
+        "SELECT count(*) FROM replies WHERE processed_at IS NULL AND lower(from_address) = lower(?)",
+        [check.item.email],
+    )
+    return "reply_being_processed" if found else None
+
+
+def _company_reply(check: _ClaimCheck) -> str | None:
     """With ``company_reply``: a person at the prospect's company domain answered (or wrote and is not read yet)."""
-    domain = company_domain(item.email) if item.company_reply_stops else None
+    domain = company_domain(check.item.email) if check.item.company_reply_stops else None
     if domain is None:
         return None
-    replies = tx.fetch_all(
+    replies = check.tx.fetch_all(
         "SELECT processed_at IS NULL, intent FROM replies WHERE lower(split_part(from_address, '@', 2)) = ?", [domain]
     )
     if any(intent in HUMAN for _, intent in replies):
@@ -446,16 +444,77 @@ def _company_refusal(tx: Tx, item: QueuedMessage, day: SendingDay, now: datetime
     return "company_reply_being_processed" if any(unread for unread, _ in replies) else None
 
 
-def _due_refusal(tx: Tx, item: QueuedMessage, day: SendingDay, now: datetime) -> str | None:
+def _not_due(check: _ClaimCheck) -> str | None:
     """A follow-up goes only once its due time has come and its previous step went out."""
+    item = check.item
     if item.step == 1:
         return None
-    due = tx.fetch_value("SELECT due_at FROM messages WHERE message_id = ?", [item.message_id])
-    previous = tx.fetch_value(
+    due = check.tx.fetch_value("SELECT due_at FROM messages WHERE message_id = ?", [item.message_id])
+    previous = check.tx.fetch_value(
         "SELECT status FROM sends WHERE prospect_id = ? AND campaign_id = ? AND step = ?",
         [item.prospect_id, item.campaign_id, item.step - 1],
     )
-    return None if due is not None and due <= now and previous == "sent" else "not_due"
+    return None if due is not None and due <= check.now and previous == "sent" else "not_due"
+
+
+_COUNTED_TODAY = (
+    f"SELECT count(*) FROM sends WHERE status IN ({', '.join('?' for _ in COUNTED_STATUSES)})"
+    " AND claimed_at >= ? AND claimed_at < ?"
+)
+
+
+def _counted_today(check: _ClaimCheck, where: str = "", params: Sequence[Any] = ()) -> int:
+    window = [*COUNTED_STATUSES, check.day.start, check.day.end]
+    return int(check.tx.fetch_value(_COUNTED_TODAY + where, [*window, *params]))
+
+
+def _daily_cap(check: _ClaimCheck) -> str | None:
+    return "daily_cap" if _counted_today(check, " AND inbox = ?", [check.inbox]) >= check.caps[0] else None
+
+
+def _global_cap(check: _ClaimCheck) -> str | None:
+    global_cap = check.caps[1]
+    if global_cap is None:
+        return None
+    return "global_cap" if _counted_today(check) >= global_cap else None
+
+
+def _new_prospects_cap(check: _ClaimCheck) -> str | None:
+    """The campaign's ``daily_new_prospects``: first touches a sending day."""
+    item = check.item
+    if item.step != 1 or item.new_prospects_cap is None:
+        return None
+    started = _counted_today(check, " AND campaign_id = ? AND step = 1", [item.campaign_id])
+    return "campaign_daily_new_prospects" if started >= item.new_prospects_cap else None
+
+
+_REFUSAL_RULES: tuple[Callable[[_ClaimCheck], str | None], ...] = (
+    _emergency_stop,
+    _inbox_paused,
+    _campaign_refusal,
+    _prospect_refusal,
+    _suppressed,
+    _sequence_refusal,
+    _already_replied,
+    _reply_being_processed,
+    _company_reply,
+    _not_due,
+    _daily_cap,
+    _global_cap,
+    _new_prospects_cap,
+)
+"""Why a claim may not be made now, in the order they are checked: the first rule that gives a reason wins."""
+_ENDED_RULES = (_prospect_refusal, _suppressed)
+"""The rules that say outreach to the prospect is over, whatever the campaign or the inbox."""
+
+
+def _refusal(check: _ClaimCheck, rules: Sequence[Callable[[_ClaimCheck], str | None]] = _REFUSAL_RULES) -> str | None:
+    """Why this claim may not be made now, read inside the claim's transaction."""
+    for rule in rules:
+        reason = rule(check)
+        if reason is not None:
+            return reason
+    return None
 
 
 def _record_refusal(tx: Tx, item: QueuedMessage, reason: str, now: datetime) -> None:
@@ -518,7 +577,7 @@ def claim(
     def run(tx: Tx) -> Claim | str:
         if tx.backend == "postgresql":
             tx.execute("SELECT pg_advisory_xact_lock(?)", [CLAIM_LOCK])
-        reason = _refusal(tx, item, inbox, caps, day, now=now)
+        reason = _refusal(_ClaimCheck(tx, item, inbox, caps, day, now))
         if reason is not None:
             _record_refusal(tx, item, reason, now)
             return reason

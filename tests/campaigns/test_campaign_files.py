@@ -71,47 +71,53 @@ def test_the_example_campaign_in_the_repository_is_valid() -> None:
 
 def test_a_negative_delay_names_file_and_field_path() -> None:
     assert problems(VALID.replace("delay_days: 3", "delay_days: -1")) == [
-        "campaigns/spring.yaml: steps.1.delay_days: Input should be greater than or equal to 0"
+        "campaigns/spring.yaml: line 15: steps.1.delay_days: Input should be greater than or equal to 0"
     ]
 
 
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (("status: active", "status: running"), "campaigns/spring.yaml: status: Input should be 'draft', 'active',"),
+        (
+            ("status: active", "status: running"),
+            "campaigns/spring.yaml: line 2: status: Input should be 'draft', 'active',",
+        ),
         (
             ("ends_on: 2027-05-31", "ends_on: 2027-01-01"),
-            "campaigns/spring.yaml: (campaign): ends_on (2027-01-01) is before",
+            "campaigns/spring.yaml: line 1: (campaign): ends_on (2027-01-01) is before",
         ),
-        (("delay_days: 0", "delay_days: 2"), "campaigns/spring.yaml: steps: the first step must have delay_days 0"),
+        (
+            ("delay_days: 0", "delay_days: 2"),
+            "campaigns/spring.yaml: line 13: steps: the first step must have delay_days 0",
+        ),
         (
             ("    template: follow_up_1.txt.j2", "    template: follow_up_1.txt.j2\n    prompt: first_touch_v1"),
-            "campaigns/spring.yaml: steps.1: give exactly one of prompt or template",
+            "campaigns/spring.yaml: line 15: steps.1: give exactly one of prompt or template",
         ),
         (
             ("{name: b, weight: 1}", "{name: b, weight: 0}"),
-            "campaigns/spring.yaml: variants.1.weight: Input should be greater than 0",
+            "campaigns/spring.yaml: line 19: variants.1.weight: Input should be greater than 0",
         ),
         (
             ("{name: b, weight: 1}", "{name: a, weight: 1}"),
-            "campaigns/spring.yaml: variants: variant names must be unique",
+            "campaigns/spring.yaml: line 18: variants: variant names must be unique",
         ),
         (
             ("countries: [no, DK]", "countries: [XX]"),
-            "campaigns/spring.yaml: audience.countries: not ISO 3166-1 alpha-2",
+            "campaigns/spring.yaml: line 6: audience.countries: not ISO 3166-1 alpha-2",
         ),
         (
             ("sender_email: mia@jengu.test", "sender_email: not-an-address"),
-            "campaigns/spring.yaml: sender.sender_email: ",
+            "campaigns/spring.yaml: line 9: sender.sender_email: ",
         ),
         (
             ("    prompt: first_touch_v1", "    prompt: x\n    stop_on: [replied, sunny]"),
-            "campaigns/spring.yaml: steps.0.stop_on.1: Input should be 'replied'",
+            "campaigns/spring.yaml: line 15: steps.0.stop_on.1: Input should be 'replied'",
         ),
-        (("name: spring", "name: autumn"), "campaigns/spring.yaml: name: should be the file's name 'spring'"),
+        (("name: spring", "name: autumn"), "campaigns/spring.yaml: line 1: name: should be the file's name 'spring'"),
         (
             ("status: active", "status: active\nstatuss: draft"),
-            "campaigns/spring.yaml: statuss: Extra inputs are not permitted",
+            "campaigns/spring.yaml: line 3: statuss: Extra inputs are not permitted",
         ),
     ],
 )
@@ -122,7 +128,7 @@ def test_each_mistake_names_file_and_field(change: tuple[str, str], expected: st
 
 def test_a_missing_field_is_named() -> None:
     text = "\n".join(line for line in VALID.splitlines() if not line.startswith("starts_on"))
-    assert problems(text) == ["campaigns/spring.yaml: starts_on: Field required"]
+    assert problems(text) == ["campaigns/spring.yaml: line 1: starts_on: Field required"]
 
 
 def test_a_yaml_syntax_error_names_file_and_line() -> None:
@@ -130,9 +136,7 @@ def test_a_yaml_syntax_error_names_file_and_line() -> None:
     (problem,) = problems(broken)
     assert problem.startswith("campaigns/spring.yaml: line ")
     assert "YAML syntax error" in problem
-    assert problems("- just\n- a list\n") == [
-        "campaigns/spring.yaml: a campaign file must be a mapping of fields, got list"
-    ]
+    assert problems("- just\n- a list\n") == ["campaigns/spring.yaml: (campaign) must be a mapping of fields, got list"]
 
 
 def test_a_folder_reports_every_bad_file_and_loads_nothing(tmp_path: Path) -> None:
@@ -144,7 +148,7 @@ def test_a_folder_reports_every_bad_file_and_loads_nothing(tmp_path: Path) -> No
     with pytest.raises(CampaignFileError) as caught:
         read_campaign_folder(folder)
     assert [p.split(":")[0] for p in caught.value.problems] == [str(folder / "bad.yaml"), str(folder / "worse.yml")]
-    assert "steps.1.delay_days: Input should be a valid integer" in caught.value.problems[0]
+    assert "line 15: steps.1.delay_days: Input should be a valid integer" in caught.value.problems[0]
 
 
 def test_audience_rules_are_and_across_kinds_and_or_within() -> None:

@@ -126,7 +126,7 @@ def test_an_invalid_file_loads_nothing(store: CrmStore, tmp_path: Path) -> None:
         CAMPAIGN.replace("name: nordics", "name: broken").replace("delay_days: 0", "delay_days: -1"),
         name="broken",
     )
-    with pytest.raises(CampaignFileError, match=r"broken\.yaml: steps\.0\.delay_days"):
+    with pytest.raises(CampaignFileError, match=r"broken\.yaml: line \d+: steps\.0\.delay_days"):
         load_campaigns(store, folder)
     assert store.count("campaigns") == 0
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jengu_pipeline.domain.campaigns import CampaignFileError, SendingIdentity, parse_campaign, read_campaign_folder
+from jengu_pipeline.domain.campaigns import CampaignFileError, parse_campaign, read_campaign_folder
 from jengu_pipeline.domain.compose import (
     PROMPTS,
     DraftError,
@@ -20,6 +20,7 @@ from jengu_pipeline.domain.compose import (
     parse_draft,
     render_template,
 )
+from jengu_pipeline.domain.senders import SendingIdentity
 
 SENDER = SendingIdentity(
     sender_name="Mia from Jengu",
@@ -131,8 +132,8 @@ def test_campaign_steps_name_known_prompts_and_templates(tmp_path: Path) -> None
     with pytest.raises(CampaignFileError) as error:
         parse_campaign(bad, "campaigns/spring-boutique.yaml")
     problems = "\n".join(error.value.problems)
-    assert "campaigns/spring-boutique.yaml: steps.0.prompt: unknown prompt 'first_touch_v9'" in problems
-    assert "campaigns/spring-boutique.yaml: steps.2.template: unknown template 'missing.txt.j2'" in problems
+    assert "campaigns/spring-boutique.yaml: line 22: steps.0.prompt: unknown prompt 'first_touch_v9'" in problems
+    assert "campaigns/spring-boutique.yaml: line 27: steps.2.template: unknown template 'missing.txt.j2'" in problems
 
 
 def test_allowed_link_domains_must_be_bare_domains() -> None:

@@ -12,11 +12,13 @@ from jengu_pipeline.domain.campaigns import read_campaign_folder
 from jengu_pipeline.domain.compose import MessageFacts
 from jengu_pipeline.domain.message_gate import GateContext
 from jengu_pipeline.domain.messages import MessageRequest, WrittenMessage
-from jengu_pipeline.resources.calls import CircuitBreaker, ProviderCaller, ProviderLimits
+from jengu_pipeline.resources.call_policy import CircuitBreaker, ProviderLimits
+from jengu_pipeline.resources.calls import ProviderCaller
 from jengu_pipeline.resources.llm import AnthropicMessages, ChatModel, OpenAiChat
 from jengu_pipeline.resources.message_writer import write_messages
 from jengu_pipeline.sandbox import SANDBOX_KEYS, Sandbox
-from jengu_pipeline.sandbox.providers import ANTHROPIC_MODELS, OPENAI_MODELS
+from jengu_pipeline.sandbox.providers.anthropic_messages import ANTHROPIC_MODELS
+from jengu_pipeline.sandbox.providers.openai_chat import OPENAI_MODELS
 from jengu_pipeline.sandbox.web import INJECTION, INJECTION_DOMAIN
 from jengu_pipeline.store import CrmStore
 

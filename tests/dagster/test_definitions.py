@@ -108,6 +108,29 @@ def test_definitions_load_with_the_expected_assets_checks_and_automation() -> No
         assert graph.get(dg.AssetKey(table)).automation_condition is not None, table
 
 
+LAUNCHED_JOBS = {
+    "prospect_drop_sensor": "prospect_batch_job",
+    "reply_ingestion_sensor": "replies_job",
+    "sending_schedule": "sending_job",
+    "integrity_schedule": "integrity_job",
+    "daily_digest_schedule": "daily_digest_job",
+    "follow_up_schedule": "follow_up_job",
+}
+"""What each sensor and schedule launches: a job an operator recognises in the runs list, never Dagster's
+``__anonymous_asset_job_<sensor>``."""
+
+
+def test_every_sensor_and_schedule_launches_a_named_job() -> None:
+    repository = defs.get_repository_def()
+    launching = [*repository.schedule_defs, *(sensor for sensor in repository.sensor_defs if sensor.has_jobs)]
+    launched = {definition.name: definition.job_name for definition in launching}
+    assert launched == LAUNCHED_JOBS
+    job_names = {job.name for job in defs.resolve_all_job_defs()}
+    for name, job in launched.items():
+        assert job in job_names, f"{name} launches {job}, which is not among the Definitions' jobs"
+        assert not job.startswith("__"), f"{name} launches an anonymous job"
+
+
 def _env(tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "dagster-home"
     home.mkdir()

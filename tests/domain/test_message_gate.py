@@ -427,6 +427,14 @@ def test_an_inserted_link_or_address_always_fails(intruder: str, in_subject: boo
     assert rules(result) & {"link_not_allowed", "link_shortener", "foreign_address"}, (text, result)
 
 
+@pytest.mark.parametrize("host", ["x0.com", "github.io", "blogspot.com", "www.x0.com"])
+def test_a_bare_host_that_is_itself_a_public_suffix_is_a_link_like_any_other(host: str) -> None:
+    result = check_message(
+        SUBJECT, letter().replace("Best regards", f"See {host} first.\n\nBest regards"), None, CONTEXT
+    )
+    assert "link_not_allowed" in rules(result), result
+
+
 OPTIONAL_TEXT = st.none() | st.text()
 CONTEXTS = st.builds(
     GateContext,

@@ -5,11 +5,13 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from jengu_pipeline.domain import csv_records, csv_records_fast, prospect_columns
 from jengu_pipeline.domain import prospect_files as pf
 from jengu_pipeline.domain.prospect_files import (
     CANONICAL_FIELDS,
@@ -33,13 +35,12 @@ def rows(readout: FileReadout, *columns: str) -> list[tuple[object, ...]]:
     return readout.rows.select(columns).rows()
 
 
-def both_paths(tmp_path: Path, content: str) -> tuple[pl.DataFrame | None, pl.DataFrame]:
-    """The fast path's rows (None when it declines) and the slow path's, for the same file."""
-    path = write(tmp_path, content)
-    layout = pf._find_layout(path, content.encode())
-    columns = pf._map_columns(layout.header, layout.sample_rows)
-    fast = pf._read_fast(content.encode(), layout, sorted(columns))
-    slow = pf._read_slow(content, layout, sorted(columns))
+def both_paths(content: str) -> tuple[pl.DataFrame | None, pl.DataFrame]:
+    """The fast path's rows (None when it declines) and the slow path's, for the same text."""
+    layout = csv_records.find_layout(content.encode())
+    columns = prospect_columns.map_columns(layout.header, layout.sample_rows)
+    fast = csv_records_fast.read_fast(content.encode(), layout, sorted(columns))
+    slow = csv_records.read_slow(content, layout, sorted(columns))
     return None if fast is None else pf._canonical_rows(fast, columns), pf._canonical_rows(slow, columns)
 
 
@@ -63,10 +64,14 @@ def test_rows_have_line_number_raw_error_and_every_canonical_field(tmp_path: Pat
     assert readout.path == tmp_path / "prospects.csv"
 
 
-def test_header_only_file_has_no_rows_and_no_error(tmp_path: Path) -> None:
-    readout = read(tmp_path, "Email,Company\r\n")
-    assert readout.rows.height == 0
-    assert readout.rows.columns == ["line_number", "raw", "error", *CANONICAL_FIELDS]
+@pytest.mark.parametrize("content", ["Email,Company\r\n", "\n\nEmail,Company\n\n \n", "Email,Company"])
+def test_header_only_file_is_refused_saying_nothing_would_be_imported(tmp_path: Path, content: str) -> None:
+    line = content.count("\n", 0, content.index("Email")) + 1
+    expected = rf"^x\.csv: no data rows: the file holds only a header \(line {line}\), nothing to import$"
+    with pytest.raises(ProspectFileError, match=expected):
+        read(tmp_path, content, name="x.csv")
+    with pytest.raises(ProspectFileError, match=expected):
+        pf.check_prospect_file(write(tmp_path, content, name="x.csv"))
 
 
 def test_values_are_stripped_but_not_otherwise_changed(tmp_path: Path) -> None:
@@ -77,7 +82,7 @@ def test_values_are_stripped_but_not_otherwise_changed(tmp_path: Path) -> None:
 def test_whitespace_is_unicode_white_space() -> None:
     """What polars' strip_chars() strips: str.isspace() but for the \\x1c-\\x1f separators."""
     expected = {chr(code) for code in range(0x110000) if chr(code).isspace()} - set("\x1c\x1d\x1e\x1f")
-    assert set(pf._WHITESPACE) == expected
+    assert set(csv_records.WHITESPACE) == expected
     stripped = pl.Series(["".join(sorted(expected)) + "x" + "".join(sorted(expected))]).str.strip_chars()
     assert stripped.to_list() == ["x"]
 
@@ -334,14 +339,14 @@ def test_header_with_unclosed_quote_is_unreadable(tmp_path: Path) -> None:
         'Email,Notes\na@x.test,"x" y\nb@x.test,z\n',  # text after a closing quote
         'Email,Notes\na@x.test,"open\n' + "b,c\n" * 25,  # a runaway quote
         'Email,Notes\na@x.test,"open\n' + "b,c\n" * 5,  # a quote open until the end of the file
-        "Email,Notes\n" + "".join(f'{n}@x.test,"{n}\n' for n in range(pf._MAX_RESYNCS)) + "z@x.test,z\n",
+        "Email,Notes\n" + "".join(f'{n}@x.test,"{n}\n' for n in range(csv_records_fast.MAX_RESYNCS)) + "z@x.test,z\n",
         'Email,Notes\na@x.test,"x\nb@x.test,"y",z\n',  # two stray quotes pairing up into a ragged record
         'Email,Notes\na@x.test,"x\ny",z\nb@x.test,w\n',  # a sound quoted newline, but in a ragged record
         "Email,Notes\na@x.test,y\n" + "x," * 70 + "\n" + '"' + "x," * 70 + '"\n',  # many delimiters
     ],
 )
-def test_fast_path_agrees_with_the_csv_module(tmp_path: Path, content: str) -> None:
-    fast, slow = both_paths(tmp_path, content)
+def test_fast_path_agrees_with_the_csv_module(content: str) -> None:
+    fast, slow = both_paths(content)
     assert fast is not None
     assert fast.equals(slow)
 
@@ -350,11 +355,12 @@ def test_fast_path_agrees_with_the_csv_module(tmp_path: Path, content: str) -> N
     "content",
     [
         "Email,Notes\ra@x.test,x\r",  # lone carriage returns
-        "Email,Notes\n" + "".join(f'{n}@x.test,"{n}\n' for n in range(3 * pf._MAX_RESYNCS)),  # many stray quotes
+        "Email,Notes\n"
+        + "".join(f'{n}@x.test,"{n}\n' for n in range(3 * csv_records_fast.MAX_RESYNCS)),  # many stray quotes
     ],
 )
-def test_fast_path_declines_what_only_the_csv_module_reads_right(tmp_path: Path, content: str) -> None:
-    fast, _ = both_paths(tmp_path, content)
+def test_fast_path_declines_what_only_the_csv_module_reads_right(content: str) -> None:
+    fast, _ = both_paths(content)
     assert fast is None
 
 
@@ -446,9 +452,9 @@ def test_headers_that_are_not_prospect_fields_stay_unmapped(tmp_path: Path, head
 
 
 def test_synonym_table_names_each_header_once() -> None:
-    keys = [pf._header_key(name) for names in pf._SYNONYMS.values() for name in names]
+    keys = [prospect_columns.header_key(name) for names in prospect_columns.SYNONYMS.values() for name in names]
     assert len(keys) == len(set(keys))
-    assert set(pf._SYNONYMS) == set(CANONICAL_FIELDS)
+    assert set(prospect_columns.SYNONYMS) == set(CANONICAL_FIELDS)
 
 
 def test_phantombuster_sales_navigator_export(tmp_path: Path) -> None:
@@ -594,11 +600,31 @@ def test_url_column_holding_linkedin_profiles_is_a_linkedin_url(tmp_path: Path) 
     assert readout.rows["website"].to_list() == [None, None, None]
 
 
-def test_repeated_header_names_take_the_first_non_empty_value(tmp_path: Path) -> None:
-    readout = read(tmp_path, "Email,Company,Email\n,A,second@x.test\nfirst@x.test,B,second@x.test\n")
-    assert readout.header == ["Email", "Company", "Email"]
+@pytest.mark.parametrize(
+    ("header", "named"),
+    [
+        ("Email,Company,Email", "'Email' (column 1) and 'Email' (column 3)"),
+        ("First Name,company,Company", "'company' (column 2) and 'Company' (column 3)"),
+        ("Name,E-mail,Email", "'E-mail' (column 2) and 'Email' (column 3)"),
+    ],
+)
+def test_two_recognised_columns_of_one_name_are_refused_naming_them(tmp_path: Path, header: str, named: str) -> None:
+    content = f"{header}\n,A,second@x.test\nfirst@x.test,B,second@x.test\n"
+    expected = rf"^x\.csv: duplicate column: {re.escape(named)} name the same field; rename or remove one$"
+    with pytest.raises(ProspectFileError, match=expected):
+        read(tmp_path, content, name="x.csv")
+
+
+def test_repeated_columns_the_import_does_not_read_are_harmless(tmp_path: Path) -> None:
+    readout = read(tmp_path, "Email,Notes,Company,Notes,,\na@x.test,1,A,2,,\n")
     assert readout.mapping == {"Email": "email", "Company": "company"}
-    assert readout.rows["email"].to_list() == ["second@x.test", "first@x.test"]
+    assert rows(readout, "email", "company") == [("a@x.test", "A")]
+
+
+def test_synonyms_of_one_field_are_not_duplicates(tmp_path: Path) -> None:
+    readout = read(tmp_path, "Email,Work Email,Company\n,w@x.test,A\n")
+    assert readout.mapping == {"Email": "email", "Work Email": "email", "Company": "company"}
+    assert rows(readout, "email") == [("w@x.test",)]
 
 
 def test_url_column_holding_company_websites_is_a_website(tmp_path: Path) -> None:
@@ -624,10 +650,19 @@ def test_broken_utf16_is_refused(tmp_path: Path) -> None:
         read(tmp_path, codecs.BOM_UTF16_LE + "Email\n".encode("utf-16-le") + b"\x00\xd8", name="x.csv")
 
 
-@pytest.mark.parametrize("content", [b"", b"\n\n  \r\n"])
-def test_empty_file_has_no_header_row(tmp_path: Path, content: bytes) -> None:
-    with pytest.raises(ProspectFileError, match=r"^x\.csv: no header row$"):
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty file (no header row)"),
+        (b"\n\n  \r\n", "blank file (no header row)"),
+        (codecs.BOM_UTF8 + b"\n", "no header row"),
+    ],
+)
+def test_empty_file_has_no_header_row(tmp_path: Path, content: bytes, reason: str) -> None:
+    with pytest.raises(ProspectFileError, match=rf"^x\.csv: {re.escape(reason)}$"):
         read(tmp_path, content, name="x.csv")
+    with pytest.raises(ProspectFileError, match=rf"^x\.csv: {re.escape(reason)}$"):
+        pf.check_prospect_file(tmp_path / "x.csv")
 
 
 def test_file_without_a_recognisable_column_lists_what_it_found(tmp_path: Path) -> None:
@@ -645,3 +680,67 @@ def test_missing_file_or_directory_is_refused_naming_it(tmp_path: Path) -> None:
     (tmp_path / "folder.csv").mkdir()
     with pytest.raises(ProspectFileError, match=r"^folder\.csv: cannot be read"):
         read_prospect_file(tmp_path / "folder.csv")
+
+
+# --- files refused for their shape ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "header_by", "rows_by", "line"),
+    [
+        ("First Name;Last Name;Company\nAnna,Berg,Hotel X\nPer,Lund,Hotel Y\n", "';'", "','", 2),
+        ("First Name,Last Name,Company\nAnna;Berg;Hotel X\nPer;Lund;Hotel Y\n", "','", "';'", 2),
+        ("sep=;\nEmail;Company\n\na@x.test\tHotel X\nb@x.test\tHotel Y\n", "';'", "tab", 4),
+    ],
+)
+def test_rows_split_by_another_delimiter_than_the_header_are_refused(
+    tmp_path: Path, content: str, header_by: str, rows_by: str, line: int
+) -> None:
+    header_line = 2 if content.startswith("sep=") else 1
+    expected = (
+        f"x.csv: inconsistent delimiter: the header (line {header_line}) is separated by {header_by} but the rows"
+        f" by {rows_by} (from line {line}); save the file again with one delimiter"
+    )
+    with pytest.raises(ProspectFileError) as caught:
+        read(tmp_path, content, name="x.csv")
+    assert str(caught.value) == expected
+
+
+def test_a_few_one_field_rows_do_not_refuse_a_file(tmp_path: Path) -> None:
+    """Short rows (trailing fields left out) and a value with a comma are data, not another delimiter."""
+    content = "Company;Email;City\nHotel A;a@x.test;Rome\nHotel B, Spa\nHotel C;c@x.test;Oslo\n"
+    readout = read(tmp_path, content)
+    assert rows(readout, "line_number", "company", "email") == [
+        (2, "Hotel A", "a@x.test"),
+        (3, "Hotel B, Spa", None),
+        (4, "Hotel C", "c@x.test"),
+    ]
+
+
+def test_a_long_raw_line_is_kept_as_a_prefix_and_its_length(tmp_path: Path) -> None:
+    long_cell = "x" * 50_000
+    readout = read(tmp_path, f"Email,Company\na@x.test,Hotel A\nb@x.test,{long_cell},extra\n")
+    assert readout.rows["raw"].to_list()[0] == "a@x.test,Hotel A"
+    kept = readout.rows["raw"].to_list()[1]
+    original = f"b@x.test,{long_cell},extra"
+    assert kept == original[: pf.RAW_KEPT_CHARS] + f"… [{len(original)} characters in all]"
+    assert readout.rows["error"].to_list()[1] == "ragged row: 3 fields, header has 2"
+
+
+def test_a_raw_line_at_the_cap_is_kept_whole(tmp_path: Path) -> None:
+    line = "a@x.test," + "y" * (pf.RAW_KEPT_CHARS - len("a@x.test,"))
+    readout = read(tmp_path, f"Email,Company\n{line}\n")
+    assert readout.rows["raw"].to_list() == [line]
+
+
+def test_a_header_followed_by_a_long_blank_tail_is_refused_by_the_quick_check(tmp_path: Path) -> None:
+    """The check reads only the first records, but a header with nothing after it is refused however long the
+    blank tail (here unicode spaces, past the sample the layout is found from)."""
+    path = write(tmp_path, "Email,Company\n" + "\u3000 \r\n" * 40_000, name="x.csv")
+    with pytest.raises(ProspectFileError, match=r"^x\.csv: no data rows"):
+        pf.check_prospect_file(path)
+
+
+def test_a_data_row_far_down_a_blank_tail_is_found(tmp_path: Path) -> None:
+    readout = read(tmp_path, "Email,Company\n" + "\n" * 100_000 + "a@x.test,Hotel A\n")
+    assert rows(readout, "line_number", "email") == [(100_002, "a@x.test")]

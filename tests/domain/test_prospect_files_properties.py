@@ -14,6 +14,7 @@ from typing import Literal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from jengu_pipeline.domain import csv_records, csv_records_fast, prospect_columns
 from jengu_pipeline.domain import prospect_files as pf
 from jengu_pipeline.domain.prospect_files import ProspectFileError, read_prospect_file
 
@@ -65,14 +66,17 @@ def read_file(content: bytes) -> pf.FileReadout:
         return read_prospect_file(path)
 
 
+def read_or_refuse(content: bytes) -> pf.FileReadout | ProspectFileError:
+    try:
+        return read_file(content)
+    except ProspectFileError as refused:
+        return refused
+
+
 @SETTINGS
 @given(st.binary(max_size=3000) | st.binary(max_size=3000).map(lambda tail: b"Email,Company\n" + tail))
 def test_any_bytes_give_a_readout_or_a_prospect_file_error(content: bytes) -> None:
-    outcome: pf.FileReadout | ProspectFileError
-    try:
-        outcome = read_file(content)
-    except ProspectFileError as exc:
-        outcome = exc
+    outcome = read_or_refuse(content)
     if isinstance(outcome, ProspectFileError):
         assert str(outcome).startswith("prospects.csv: ")
     else:
@@ -89,7 +93,11 @@ def test_any_bytes_give_a_readout_or_a_prospect_file_error(content: bytes) -> No
 )
 def test_every_line_of_a_broken_file_is_in_exactly_one_record_or_blank(body: str) -> None:
     text = "Email,Company\n" + body
-    readout = read_file(text.encode())
+    readout = read_or_refuse(text.encode())
+    if isinstance(readout, ProspectFileError):  # the file as a whole: nothing but blank lines, or another delimiter
+        assert readout.reason.startswith(("no data rows", "inconsistent delimiter"))
+        assert not body.strip(csv_records.WHITESPACE) or readout.reason.startswith("inconsistent delimiter")
+        return
     lines = PHYSICAL_LINE.findall(text)
     covered = [1]  # the header
     for line_number, raw in readout.rows.select("line_number", "raw").iter_rows():
@@ -98,7 +106,7 @@ def test_every_line_of_a_broken_file_is_in_exactly_one_record_or_blank(body: str
         covered.extend(span)
     assert covered == sorted(set(covered))
     uncovered = set(range(1, len(lines) + 1)) - set(covered)
-    assert all(not lines[number - 1].strip(pf._WHITESPACE) for number in uncovered)
+    assert all(not lines[number - 1].strip(csv_records.WHITESPACE) for number in uncovered)
 
 
 @dataclass
@@ -149,6 +157,12 @@ def test_what_a_csv_writer_wrote_is_read_back(table: Table) -> None:
     if table.encoding == "utf-16-be":
         encoded = codecs.BOM_UTF16_BE + encoded
 
+    data_rows = [text for text in texts[1:] if text[: -len(table.lineterminator)].strip(csv_records.WHITESPACE)]
+    if not data_rows:
+        refused = read_or_refuse(encoded)
+        assert isinstance(refused, ProspectFileError)
+        assert refused.reason.startswith("no data rows: the file holds only a header")
+        return
     readout = read_file(encoded)
 
     assert readout.header == table.header
@@ -157,9 +171,10 @@ def test_what_a_csv_writer_wrote_is_read_back(table: Table) -> None:
     wanted = []
     for text, row in zip(texts[1:], table.rows, strict=True):
         raw = text[: -len(table.lineterminator)]
-        if raw.strip(pf._WHITESPACE):  # a lone whitespace cell written bare is a blank line
+        if raw.strip(csv_records.WHITESPACE):  # a lone whitespace cell written bare is a blank line
             values = {
-                COLUMNS[name]: cell.strip(pf._WHITESPACE) or None for name, cell in zip(table.header, row, strict=True)
+                COLUMNS[name]: cell.strip(csv_records.WHITESPACE) or None
+                for name, cell in zip(table.header, row, strict=True)
             }
             wanted.append({"line_number": line_number, "raw": raw, "error": None, **values})
         line_number += len(LINE_BREAK.findall(text))
@@ -180,9 +195,9 @@ def test_what_a_csv_writer_wrote_is_read_back(table: Table) -> None:
 )
 def test_fast_path_agrees_with_the_csv_module_whenever_it_accepts_a_file(delimiter: str, width: int, body: str) -> None:
     text = delimiter.join(["Email", "Company", "Notes", "City"][:width]) + "\r\n" + body
-    layout = pf._find_layout(Path("prospects.csv"), text.encode())
-    columns = pf._map_columns(layout.header, layout.sample_rows)
-    fast = pf._read_fast(text.encode(), layout, sorted(columns))
+    layout = csv_records.find_layout(text.encode())
+    columns = prospect_columns.map_columns(layout.header, layout.sample_rows)
+    fast = csv_records_fast.read_fast(text.encode(), layout, sorted(columns))
     if fast is not None:
-        slow = pf._read_slow(text, layout, sorted(columns))
+        slow = csv_records.read_slow(text, layout, sorted(columns))
         assert pf._canonical_rows(fast, columns).equals(pf._canonical_rows(slow, columns))

@@ -15,7 +15,7 @@ import dagster as dg
 import pytest
 
 from jengu_pipeline.domain.emails import FinderReport, Person
-from jengu_pipeline.resources.calls import ProviderLimits
+from jengu_pipeline.resources.call_policy import ProviderLimits
 from jengu_pipeline.resources.verify import VerifierResource
 from jengu_pipeline.sandbox import SANDBOX_KEYS, Sandbox
 from jengu_pipeline.sandbox.world import Hotel

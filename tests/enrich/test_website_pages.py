@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from jengu_pipeline.resources.calls import CircuitBreaker, ProviderCaller, ProviderLimits
+from jengu_pipeline.resources.call_policy import CircuitBreaker, ProviderLimits
+from jengu_pipeline.resources.calls import ProviderCaller
 from jengu_pipeline.resources.pages import BlockedUrl, FetchedPage, PageFetcher, check_public_url, sandbox_url
 from jengu_pipeline.sandbox import Sandbox, start_sandbox
 from jengu_pipeline.store import CrmStore

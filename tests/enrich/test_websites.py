@@ -14,7 +14,7 @@ from jengu_pipeline.assets.ingest import prospects_and_rejects, raw_prospects
 from jengu_pipeline.batch_files import stage_file
 from jengu_pipeline.demo import SAMPLE_FILE
 from jengu_pipeline.partitions import PROSPECT_BATCHES
-from jengu_pipeline.resources.calls import ProviderLimits
+from jengu_pipeline.resources.call_policy import ProviderLimits
 from jengu_pipeline.resources.search import SearchResource
 from jengu_pipeline.resources.wiring import resources
 from jengu_pipeline.sandbox import Sandbox, World

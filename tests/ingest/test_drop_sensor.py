@@ -53,3 +53,18 @@ def test_sensor_registers_new_files_once_and_their_runs_import_them(jengu_env: P
     assert isinstance(again, dg.SensorResult)
     assert again.run_requests == []
     assert again.dynamic_partitions_requests == []
+
+
+def test_a_refused_file_is_logged_and_neither_staged_nor_registered(jengu_env: Path, prospects_file: Path) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    drop = get_settings().drop_dir
+    drop.mkdir(parents=True)
+    (drop / "a-header-only.csv").write_text("First Name,Company\n", encoding="utf-8")
+    shutil.copy(prospects_file, drop / "b-good.csv")
+    result = tick(instance, None)
+    assert isinstance(result, dg.SensorResult)
+    [request] = result.run_requests or []
+    assert request.partition_key is not None
+    assert request.partition_key.startswith("b-good-")
+    assert [p.name for p in (jengu_env / "batches").iterdir()] == [request.partition_key]
+    assert json.loads(result.cursor or "")[1] == "b-good.csv", "the refused file is behind the cursor: not retried"

@@ -6,10 +6,15 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from jengu_pipeline.cli import main
+from jengu_pipeline.domain.prospect_files import RAW_KEPT_CHARS
+from jengu_pipeline.instance import dagster_instance
+from jengu_pipeline.partitions import PROSPECT_BATCHES
 from jengu_pipeline.settings import get_settings
+from jengu_pipeline.store import ingest as ingest_store
 from jengu_pipeline.store import open_store
 
 
@@ -103,15 +108,75 @@ def test_same_bytes_under_another_name_are_the_same_batch(
     assert open_store(get_settings().store_url).count("batches") == 1
 
 
-def test_unreadable_file_names_the_file_and_writes_nothing(jengu_env: Path, tmp_path: Path) -> None:
-    broken = tmp_path / "broken.csv"
-    broken.write_bytes(b"\x00\x01\x02\xff\xfe\x00garbage\x00" * 50)
-    result = CliRunner().invoke(main, ["import", str(broken)])
-    assert result.exit_code != 0
-    assert "broken.csv" in result.output
+BAD_FILES = {
+    "empty": (b"", "empty file (no header row)"),
+    "binary": (b"Email,Company\n" + bytes(range(256)) * 8, "not a CSV file (binary content at byte 14)"),
+    "header-only": (b"First Name,Last Name,Company\r\n\r\n", "no data rows: the file holds only a header (line 1)"),
+    "mixed-delimiters": (
+        b"First Name;Last Name;Company\nAnna,Berg,Hotel X\nPer,Lund,Hotel Y\n",
+        "inconsistent delimiter: the header (line 1) is separated by ';' but the rows by ','",
+    ),
+    "duplicate-columns": (
+        b"First Name,Company,Email,Company\nAnna,Hotel X,a@x.test,Hotel Z\n",
+        "duplicate column: 'Company' (column 2) and 'Company' (column 4) name the same field",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_FILES))
+def test_a_refused_file_is_one_line_naming_it_exit_1_and_leaves_nothing_behind(
+    jengu_env: Path, tmp_path: Path, kind: str
+) -> None:
+    content, reason = BAD_FILES[kind]
+    bad = tmp_path / f"{kind}.csv"
+    bad.write_bytes(content)
+    result = CliRunner().invoke(main, ["import", str(bad)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {bad}: {reason}"), result.output
+    assert result.output.count("\n") == 1, "one line, no traceback, no Dagster log"
+    assert not (jengu_env / "batches").exists() or not list((jengu_env / "batches").iterdir()), "nothing staged"
+    instance = dagster_instance(get_settings())
+    assert instance.get_dynamic_partitions(PROSPECT_BATCHES) == [], "no partition registered"
+    assert instance.get_run_records() == [], "no run launched"
     store = open_store(get_settings().store_url)
-    assert store.count("raw_prospects") == 0
-    assert store.count("prospects") == 0
+    assert (store.count("batches"), store.count("raw_prospects")) == (0, 0)
+
+
+def test_debug_shows_the_traceback_of_a_refusal(jengu_env: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "empty.csv"
+    bad.write_bytes(b"")
+    result = CliRunner().invoke(main, ["--debug", "import", str(bad)])
+    assert result.exit_code == 1
+    assert "Traceback (most recent call last)" in result.output
+    assert "ProspectFileError: empty.csv: empty file (no header row)" in result.output
+    assert result.output.rstrip().endswith(f"Error: {bad}: empty file (no header row)")
+
+
+def test_a_failing_step_is_one_line_with_its_reason_not_dagster_s_wrapper(
+    jengu_env: Path, prospects_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("disk full\nsecond line")
+
+    monkeypatch.setattr(ingest_store, "replace_raw_rows", broken)
+    result = CliRunner().invoke(main, ["import", str(prospects_file)])
+    assert result.exit_code == 1
+    assert result.output == f"Error: {prospects_file}: step raw_prospects failed: RuntimeError: disk full\n"
+
+
+def test_a_line_of_megabytes_is_rejected_and_kept_as_a_prefix_and_its_length(jengu_env: Path, tmp_path: Path) -> None:
+    huge = "z" * 5_000_000
+    path = tmp_path / "hostile.csv"
+    path.write_text(f"Full Name,Company\nAnna Berg,Hotel A\nPer Lund,{huge}\n", encoding="utf-8")
+    summary = run_import(path)
+    assert (summary["rows"], summary["accepted"], summary["rejected"]) == (2, 1, 1)
+    store = open_store(get_settings().store_url)
+    [(raw, reason)] = store.query("SELECT raw, reason FROM rejected_rows").rows()
+    assert reason.startswith("error: unreadable record: field larger than field limit")
+    original = f"Per Lund,{huge}"
+    assert raw == original[:RAW_KEPT_CHARS] + f"… [{len(original)} characters in all]"
+    longest = store.query("SELECT max(length(raw)) AS n FROM raw_prospects")["n"][0]
+    assert longest == len(raw) < 5000, "the raw rows keep the prefix too"
 
 
 def test_export_neutralises_formula_cells(jengu_env: Path, tmp_path: Path) -> None:

@@ -78,13 +78,18 @@ def test_a_scrape_over_http_reports_the_store_and_the_instance(
     store: CrmStore, store_url: str, instance: dg.DagsterInstance
 ) -> None:
     store.run(world)
-    assert nightly_job.execute_in_process(instance=instance).success
+    run = nightly_job.execute_in_process(instance=instance)
+    assert run.success
+    record = instance.get_run_record_by_id(run.run_id)
+    assert record is not None
+    assert record.end_time is not None
+    scraped_at = datetime.fromtimestamp(record.end_time, UTC) + timedelta(minutes=10)  # Dagster stamps wall time
     collector = JenguCollector(
         store_url,
         quota_limits={"google_cse": 100, "duckduckgo": 300},
         job_names=["nightly_job", "never_ran_job"],
         instance=lambda: instance,
-        clock=lambda: NOW + timedelta(minutes=10),
+        clock=lambda: scraped_at,
     )
     server = serve_metrics(collector, host="127.0.0.1", port=0)
     try:
@@ -109,8 +114,7 @@ def test_a_scrape_over_http_reports_the_store_and_the_instance(
     assert got[("jengu_queue_depth", (("queue", "replies_unprocessed"),))] == 1
     assert got[("jengu_provider_quota_remaining", (("provider", "google_cse"),))] == 70
     assert got[("jengu_provider_quota_remaining", (("provider", "duckduckgo"),))] == 300
-    age = got[("jengu_job_last_success_age_seconds", (("job", "nightly_job"),))]
-    assert 0 < age < 3600
+    assert got[("jengu_job_last_success_age_seconds", (("job", "nightly_job"),))] == pytest.approx(600, abs=1)
     assert ("jengu_job_last_success_age_seconds", (("job", "never_ran_job"),)) not in got
 
 

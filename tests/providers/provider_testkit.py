@@ -18,7 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from jengu_pipeline.resources.calls import CircuitBreaker, ProviderCaller, ProviderLimits, TokenBucket
+from jengu_pipeline.resources.call_policy import CircuitBreaker, ProviderLimits, TokenBucket
+from jengu_pipeline.resources.calls import ProviderCaller
 from jengu_pipeline.store import open_store
 
 
@@ -171,7 +172,8 @@ def outcomes(store_url: str, provider: str) -> list[str]:
 
 def race_worker(store_url: str, base_url: str, calls: int, daily_quota: int) -> tuple[int, int]:
     """One OS process of the quota race: `calls` distinct paid calls; returns (succeeded, refused)."""
-    from jengu_pipeline.resources.calls import HttpProvider, HttpRequest, QuotaExhausted
+    from jengu_pipeline.resources.calls import QuotaExhausted
+    from jengu_pipeline.resources.http_provider import HttpProvider, HttpRequest
 
     async def main() -> tuple[int, int]:
         store = open_store(store_url)

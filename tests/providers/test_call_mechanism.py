@@ -16,16 +16,10 @@ from typing import Any
 import pytest
 from provider_testkit import Canned, Loopback, SleepLog, fast_caller, outcomes, race_worker
 
-from jengu_pipeline.resources.calls import (
-    BreakerOpen,
-    BreakerState,
-    HttpProvider,
-    HttpRequest,
-    Outcome,
-    ProviderError,
-    QuotaExhausted,
-    run_batch,
-)
+from jengu_pipeline.resources.call_ledger import Outcome
+from jengu_pipeline.resources.call_policy import BreakerState
+from jengu_pipeline.resources.calls import BreakerOpen, ProviderError, QuotaExhausted, run_batch
+from jengu_pipeline.resources.http_provider import HttpProvider, HttpRequest
 from jengu_pipeline.resources.runtime import BackgroundLoop
 from jengu_pipeline.store import CrmStore, open_store
 

@@ -11,25 +11,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jengu_pipeline.resources.calls import (
+from jengu_pipeline.resources.call_ledger import Outcome
+from jengu_pipeline.resources.call_policy import (
     BreakerState,
     CircuitBreaker,
-    Outcome,
-    ProviderError,
     ProviderLimits,
-    QuotaExhausted,
     TokenBucket,
     backoff_delay,
     cache_key,
-    combined_error,
     parse_retry_after,
-    redact,
-    redacting_logger,
-    register_secret,
     retry_delay,
     shared_breaker,
     shared_bucket,
 )
+from jengu_pipeline.resources.calls import ProviderError, QuotaExhausted, combined_error
+from jengu_pipeline.resources.redaction import redact, redacting_logger, register_secret
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 

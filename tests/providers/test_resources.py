@@ -13,7 +13,8 @@ import pytest
 from provider_testkit import FAST
 
 from jengu_pipeline.resources.alerts import AlertsResource
-from jengu_pipeline.resources.calls import ProviderConfigError, ProviderLimits
+from jengu_pipeline.resources.call_policy import ProviderLimits
+from jengu_pipeline.resources.calls import ProviderConfigError
 from jengu_pipeline.resources.llm import LlmResource, Prompt
 from jengu_pipeline.resources.search import SearchResource
 from jengu_pipeline.resources.verify import VerifierResource

@@ -11,7 +11,8 @@ import pytest
 from provider_testkit import fast_caller
 
 from jengu_pipeline.resources.alerts import WebhookAlerter
-from jengu_pipeline.resources.calls import Outcome, ProviderConfigError, ProviderError, QuotaExhausted
+from jengu_pipeline.resources.call_ledger import Outcome
+from jengu_pipeline.resources.calls import ProviderConfigError, ProviderError, QuotaExhausted
 from jengu_pipeline.resources.llm import AnthropicMessages, FallbackChat, OpenAiChat, Prompt
 from jengu_pipeline.resources.runtime import BackgroundLoop
 from jengu_pipeline.resources.search import (

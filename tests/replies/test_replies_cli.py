@@ -78,3 +78,9 @@ def test_fetch_stores_each_message_once_and_reclassify_finds_nothing_changed(
     redo = jengu("replies", "reclassify", "--all", "--json", env=env)
     assert redo.returncode == 0, redo.stderr[-3000:]
     assert json.loads(redo.stdout.strip().splitlines()[-1]) == {"classified": len(messages), "changed": []}
+
+
+def test_classify_with_llm_says_when_no_model_is_configured(env: dict[str, str]) -> None:
+    result = jengu("replies", "classify", "--llm", str(CORPUS / "en_deferral.eml"), env=env)
+    assert result.returncode == 1
+    assert "no LLM is configured" in result.stderr

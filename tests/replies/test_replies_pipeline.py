@@ -29,7 +29,7 @@ from jengu_pipeline.resources.alerts import AlertsResource
 from jengu_pipeline.resources.replies import ReplyMailboxResource
 from jengu_pipeline.resources.sending import SendingResource
 from jengu_pipeline.resources.store import CrmStoreResource
-from jengu_pipeline.sandbox.providers import SANDBOX_KEYS
+from jengu_pipeline.sandbox.providers.emulator import SANDBOX_KEYS
 from jengu_pipeline.sandbox.runner import Sandbox
 from jengu_pipeline.sensors.replies import reply_ingestion_sensor
 from jengu_pipeline.store import CrmStore
@@ -239,3 +239,43 @@ def test_the_sensor_skips_naming_the_file_and_line_of_a_broken_inbox_file(tmp_pa
     skipped, _ = evaluate(ReplyMailboxResource(sending=SendingResource(inbox_file=str(path))))
     assert isinstance(skipped, dg.SkipReason)
     assert f"{path}: line 2" in (skipped.skip_message or "")
+
+
+def test_a_pass_reads_the_reply_mailbox_the_inbox_file_names_over_imap(
+    store: CrmStore, tmp_path: Path, smtp: FaultySmtpServer, reply_dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A campaign's reply_to mailbox (IMAP, password from the variable the file names) is read like an inbox."""
+    from imap_tools import MailBoxUnencrypted
+
+    from tests.replies.conftest import REPLY_INBOX, REPLY_PASSWORD
+
+    (contact,) = contacts(store, 1)
+    monkeypatch.setenv("JENGU_TEST_REPLY_IMAP_PASSWORD", REPLY_PASSWORD)
+    path = inbox_file(tmp_path, smtp)
+    config = yaml.safe_load(path.read_text())
+    config["reply_mailboxes"] = [
+        {
+            "address": REPLY_INBOX,
+            "imap": {
+                "host": "127.0.0.1",
+                "port": reply_dovecot.port,
+                "tls": "none",
+                "username": REPLY_INBOX,
+                "password_env": "JENGU_TEST_REPLY_IMAP_PASSWORD",
+            },
+        }
+    ]
+    path.write_text(yaml.safe_dump(config))
+    with MailBoxUnencrypted(reply_dovecot.host, reply_dovecot.port, timeout=10).login(
+        REPLY_INBOX, REPLY_PASSWORD
+    ) as box:
+        box.append(reply(contact, "Wir haben kein Interesse, danke.").as_bytes(), "INBOX")
+
+    mailboxes = ReplyMailboxResource(sending=SendingResource(inbox_file=str(path)))
+    alerts: list[str] = []
+    with running_at(NOW):
+        report = mailboxes.run_pass(store, alert=alerts.append)
+    assert [(s.source, s.folder, s.stored) for s in report.sources] == [(f"imap:{REPLY_INBOX}", "INBOX", 1)]
+    assert report.categories == {"not_interested": 1}
+    assert alerts == []  # a "no" is recorded, not announced
+    assert store.query("SELECT stage FROM prospects")["stage"].to_list() == ["not_interested"]

@@ -188,5 +188,7 @@ def test_the_health_guard_pauses_a_campaign_on_hard_bounces_at_the_inbox_rule(
 def test_a_campaign_file_with_a_bad_health_rule_names_the_field(tmp_path: Path) -> None:
     data = yaml.safe_load(SANDBOX_CAMPAIGN.read_text(encoding="utf-8"))
     data["health"] = {"first_sends": 10, "min_first_sends": 20}
-    with pytest.raises(CampaignFileError, match=r"sandbox-intro.yaml: health: min_first_sends \(20\) exceeds"):
+    with pytest.raises(
+        CampaignFileError, match=r"sandbox-intro.yaml: line \d+: health: min_first_sends \(20\) exceeds"
+    ):
         parse_campaign(yaml.safe_dump(data), "sandbox-intro.yaml")

@@ -82,6 +82,16 @@ def test_the_run_publishes_every_table_with_row_counts_previews_and_passing_chec
     assert ledger["ledger_sent_now"].value == 7
 
 
+def test_an_empty_store_publishes_empty_tables_with_their_previews(
+    store: CrmStore, store_url: str, jengu_home: Path, tmp_path: Path
+) -> None:
+    result = materialize(store_url, tmp_path)
+    assert result.success
+    materializations = result.asset_materializations_for_node("warehouse")
+    assert {m.asset_key.to_user_string() for m in materializations} == set(WAREHOUSE_TABLES)
+    assert all(m.metadata["dagster/row_count"].value == 0 for m in materializations if "dim_" in str(m.asset_key))
+
+
 def test_every_mart_with_rates_is_checked(seeded: CrmStore, store_url: str, jengu_home: Path, tmp_path: Path) -> None:
     assert materialize(store_url, tmp_path).success
     with duckdb.connect(str(get_settings().warehouse_path), read_only=True) as reader:
