@@ -43,6 +43,12 @@ PITCH = (
     "We help independent hotels answer guest enquiries instantly, around the clock, so your team "
     "spends less time on repetitive emails and more on the guests in front of them."
 )
+FOLLOW_UP_OPENERS = (
+    "I wrote to you a few days ago about {hotel} and wanted to follow up briefly.",
+    "A short follow-up on my note about {hotel}{where}, in case it got buried.",
+    "Following up on my last email: one more thought for {hotel}.",
+)
+"""How a follow-up opens: the prompt holds a THREAD block (the earlier messages of the conversation)."""
 CALLS_TO_ACTION = (
     "Would a 15-minute call next week be useful?",
     "Open to a short chat to see if this fits {hotel}?",
@@ -117,9 +123,10 @@ class Writer:
         sender = _field(_SENDER, prompt)
         pick = zlib.crc32(prompt.encode())
         subject = SUBJECTS[pick % len(SUBJECTS)].format(hotel=hotel_name)
+        openers = FOLLOW_UP_OPENERS if "\nTHREAD (" in prompt else OPENERS
         paragraphs = [
             f"Hi {first},",
-            OPENERS[pick // 3 % len(OPENERS)].format(hotel=hotel_name, where=where),
+            openers[pick // 3 % len(openers)].format(hotel=hotel_name, where=where),
             PITCH,
             CALLS_TO_ACTION[pick // 9 % len(CALLS_TO_ACTION)].format(hotel=hotel_name),
             "Best regards," + (f"\n{sender}" if sender else ""),
